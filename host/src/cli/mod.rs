@@ -1,0 +1,107 @@
+//! The `edgefeat` command line, in the image of `feast`'s: one subcommand per file here.
+
+mod apply;
+mod init;
+mod list;
+mod teardown;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::repo::RepoConfig;
+
+/// edgefeat: a WASM-pluggable edge feature server, wire-compatible with Feast's feature server.
+///
+/// Typical flow: `edgefeat init demo`, then in `demo/`: `edgefeat apply` to register the
+/// definitions, and the listing commands to inspect them.
+#[derive(Debug, Parser)]
+#[command(name = "edgefeat", version, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in this directory (the feature repo).
+    #[arg(short = 'c', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// The repo configuration file, relative to the repo [default: feature_store.yaml].
+    #[arg(
+        short = 'f',
+        long = "feature-store-yaml",
+        global = true,
+        value_name = "FILE",
+        env = "FEAST_FS_YAML_FILE_PATH"
+    )]
+    pub feature_store_yaml: Option<PathBuf>,
+
+    /// Log level: error, warning, info or debug.
+    #[arg(long, global = true, default_value = "warning", value_name = "LEVEL")]
+    pub log_level: String,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new feature repo with the driver example and its data.
+    Init(init::InitArgs),
+    /// Validate the definitions and register them; prepare the online store.
+    Apply,
+    /// Show what `apply` would change, without changing anything.
+    Plan,
+    /// Remove the online store's data and the registry.
+    Teardown,
+    /// List entities.
+    Entities(list::ListCommand),
+    /// List feature views (and on-demand feature views).
+    FeatureViews(list::ListCommand),
+    /// List on-demand feature views.
+    OnDemandFeatureViews(list::ListCommand),
+    /// List feature services.
+    FeatureServices(list::ListCommand),
+    /// List data sources.
+    DataSources(list::ListCommand),
+    /// List permissions.
+    Permissions(list::ListCommand),
+    /// Print the registry as JSON.
+    RegistryDump,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let cwd = match &cli.chdir {
+        Some(dir) => std::fs::canonicalize(dir)
+            .with_context(|| format!("-c/--chdir: cannot enter {}", dir.display()))?,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let yaml = cli.feature_store_yaml.as_deref();
+    match &cli.command {
+        Command::Init(args) => init::run(&cwd, args),
+        Command::Apply => apply::run(&load_config(&cwd, yaml)?, apply::Mode::Apply),
+        Command::Plan => apply::run(&load_config(&cwd, yaml)?, apply::Mode::Plan),
+        Command::Teardown => teardown::run(&load_config(&cwd, yaml)?),
+        Command::Entities(c) => list::entities(&load_config(&cwd, yaml)?, c),
+        Command::FeatureViews(c) => list::feature_views(&load_config(&cwd, yaml)?, c),
+        Command::OnDemandFeatureViews(c) => list::odfvs(&load_config(&cwd, yaml)?, c),
+        Command::FeatureServices(c) => list::feature_services(&load_config(&cwd, yaml)?, c),
+        Command::DataSources(c) => list::data_sources(&load_config(&cwd, yaml)?, c),
+        Command::Permissions(c) => list::permissions(&load_config(&cwd, yaml)?, c),
+        Command::RegistryDump => list::registry_dump(&load_config(&cwd, yaml)?),
+    }
+}
+
+/// Loads the repo config and prints its warnings.
+fn load_config(repo: &Path, yaml: Option<&Path>) -> Result<RepoConfig> {
+    let config = RepoConfig::load(repo, yaml)?;
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(config)
+}
+
+/// An error whose message has already been printed in full; `main` only sets the exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);

@@ -1,0 +1,12 @@
+//! edgefeat: a WASM-pluggable edge feature server, wire-compatible with Feast's feature server.
+//!
+//! The library holds everything the `edgefeat` binary does, so that tests and benches can
+//! drive the same code the CLI runs. See `DESIGN.md` for the architecture; each module's
+//! doc says which part of it the module owns.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod online;
+pub mod registry;
+pub mod repo;
+pub mod types;

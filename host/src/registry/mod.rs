@@ -1,0 +1,10 @@
+//! The registry: the typed model of a project's definitions, its diff for `apply`, and its
+//! persisted file.
+
+mod diff;
+mod file;
+mod model;
+
+pub use diff::{Change, ChangeKind, ObjectKind, RegistryDiff, diff_and_merge};
+pub use file::{FORMAT_NAME, FORMAT_VERSION, load_registry, remove_registry, save_registry};
+pub use model::*;

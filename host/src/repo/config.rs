@@ -1,0 +1,509 @@
+//! `feature_store.yaml`: Feast's repo configuration, with the keys an edge deployment uses.
+//!
+//! The file is read the way Feast reads it: `$VAR`/`${VAR}` are expanded first (unknown
+//! variables are left as written), and `FEATURE_STORE_YAML_BASE64` replaces the file entirely
+//! (what Feast's Kubernetes operator sets). Unknown keys only warn, because a file written for
+//! Feast carries keys we have no use for; an unknown `type` fails, because silently serving from
+//! a store other than the one configured would be worse than not starting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// The environment variable that carries the whole file, base64-encoded.
+pub const YAML_BASE64_ENV: &str = "FEATURE_STORE_YAML_BASE64";
+
+/// The online store types this build can serve from.
+pub const ONLINE_STORE_TYPES: [&str; 1] = ["lmdb"];
+const OFFLINE_STORE_TYPES: [&str; 2] = ["file", "dask"];
+const AUTH_TYPES: [&str; 2] = ["no_auth", "oidc"];
+
+/// A loaded and checked `feature_store.yaml`.
+#[derive(Debug, Clone)]
+pub struct RepoConfig {
+    /// The repo directory: relative paths in the config and definitions resolve against it.
+    pub repo_path: PathBuf,
+    /// The project name; every registry object belongs to it.
+    pub project: String,
+    /// Free text shown by listing commands.
+    pub project_description: Option<String>,
+    /// Where the registry lives, absolute.
+    pub registry_path: PathBuf,
+    /// How long a server may serve a registry before re-reading it, in seconds (0 = forever).
+    pub registry_cache_ttl_seconds: u64,
+    /// The online store.
+    pub online_store: OnlineStoreConfig,
+    /// `auth.type`: `no_auth` or `oidc`. The OIDC settings are read by the server.
+    pub auth_type: String,
+    /// The `feature_server` section, kept whole for the server to read.
+    pub feature_server: Option<serde_json::Value>,
+    /// What was tolerated but should be fixed (unknown keys), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// The `online_store` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnlineStoreConfig {
+    /// The embedded LMDB store.
+    Lmdb {
+        /// The LMDB environment directory, absolute.
+        path: PathBuf,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    project: Option<String>,
+    project_description: Option<String>,
+    registry: Option<RawRegistry>,
+    provider: Option<String>,
+    online_store: Option<RawOnlineStore>,
+    offline_store: Option<RawTyped>,
+    entity_key_serialization_version: Option<u32>,
+    auth: Option<RawTyped>,
+    feature_server: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRegistry {
+    Path(String),
+    Map {
+        registry_type: Option<String>,
+        path: Option<String>,
+        cache_ttl_seconds: Option<u64>,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawOnlineStore {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawTyped {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// Keys known per section, for the unknown-key warnings. Feast's own keys are listed even
+/// where edgefeat ignores them, so a Feast file loads without noise.
+const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "project",
+            "project_description",
+            "registry",
+            "provider",
+            "online_store",
+            "offline_store",
+            "batch_engine",
+            "entity_key_serialization_version",
+            "auth",
+            "feature_server",
+            "materialization",
+            "coerce_tz_aware",
+            "flags",
+            "repo_path",
+            "embedding_model",
+            "openlineage",
+            "mlflow",
+            "data_quality_monitoring",
+        ],
+    ),
+    (
+        "registry",
+        &[
+            "registry_type",
+            "path",
+            "cache_ttl_seconds",
+            "cache_mode",
+            "enable_online_feature_view_versioning",
+        ],
+    ),
+    ("online_store", &["type", "path"]),
+    ("offline_store", &["type"]),
+    (
+        "auth",
+        &[
+            "type",
+            "auth_discovery_url",
+            "client_id",
+            "verify_ssl",
+            "ca_cert_path",
+            "audience",
+            "issuer",
+            "jwks_cache_lifespan_seconds",
+            "jwks_request_timeout_seconds",
+            "jwks_path",
+            "roles_claim",
+            "client_secret",
+            "username",
+            "password",
+            "token",
+            "token_env_var",
+            "token_refresh_margin_seconds",
+        ],
+    ),
+    (
+        "feature_server",
+        &[
+            "type",
+            "enabled",
+            "metrics",
+            "feature_logging",
+            "offline_push_batching_enabled",
+            "offline_push_batching_batch_size",
+            "offline_push_batching_batch_interval_seconds",
+            "transformation_service_endpoint",
+        ],
+    ),
+];
+
+impl RepoConfig {
+    /// Loads the config of the repo at `repo_path`. `yaml_path` overrides where the file is
+    /// read from (`-f`); `FEATURE_STORE_YAML_BASE64`, when set, overrides both.
+    pub fn load(repo_path: &Path, yaml_path: Option<&Path>) -> Result<RepoConfig> {
+        let base64_text = std::env::var(YAML_BASE64_ENV).ok();
+        let (text, origin) = match base64_text {
+            Some(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .with_context(|| format!("{YAML_BASE64_ENV} is not valid base64"))?;
+                let text = String::from_utf8(bytes)
+                    .with_context(|| format!("{YAML_BASE64_ENV} does not decode to UTF-8 text"))?;
+                (text, YAML_BASE64_ENV.to_string())
+            }
+            None => {
+                let path = yaml_path.map_or_else(
+                    || repo_path.join("feature_store.yaml"),
+                    |p| repo_path.join(p),
+                );
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        anyhow::anyhow!(
+                            "no feature repo here: {} does not exist. Run `edgefeat init NAME` to create one, or point at one with -c/--chdir DIR or -f/--feature-store-yaml FILE",
+                            path.display()
+                        )
+                    } else {
+                        anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+                    }
+                })?;
+                (text, path.display().to_string())
+            }
+        };
+        Self::from_text(
+            repo_path,
+            &expand_vars(&text, |k| std::env::var(k).ok()),
+            &origin,
+        )
+    }
+
+    /// Parses config text that has already been read and expanded. `origin` names it in errors.
+    pub fn from_text(repo_path: &Path, text: &str, origin: &str) -> Result<RepoConfig> {
+        let raw: RawConfig = serde_saphyr::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{origin}: {}", crate::repo::yaml_error_text(&e)))?;
+        let generic: serde_json::Value = serde_saphyr::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{origin}: {}", crate::repo::yaml_error_text(&e)))?;
+        let warnings = unknown_key_warnings(&generic, origin);
+
+        let Some(project) = raw.project else {
+            bail!("{origin}: `project` is required: add a line like `project: my_project`");
+        };
+        check_project_name(&project).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+
+        if let Some(p) = raw.provider.as_deref()
+            && p != "local"
+        {
+            bail!(
+                "{origin}: provider `{p}` is not supported: edgefeat runs everything locally, use `provider: local`"
+            );
+        }
+        if let Some(v) = raw.entity_key_serialization_version
+            && v != 3
+        {
+            bail!(
+                "{origin}: entity_key_serialization_version {v} is not supported: edgefeat reads and writes version 3 only (versions below 3 are deprecated in Feast); set it to 3"
+            );
+        }
+        if let Some(t) = raw.offline_store.and_then(|o| o.kind) {
+            check_type("offline_store.type", &t, &OFFLINE_STORE_TYPES, origin)?;
+        }
+        let auth_type = raw
+            .auth
+            .and_then(|a| a.kind)
+            .unwrap_or_else(|| "no_auth".to_string());
+        check_type("auth.type", &auth_type, &AUTH_TYPES, origin)?;
+
+        let (registry, cache_ttl) = match raw.registry {
+            None => ("data/registry.db".to_string(), 600),
+            Some(RawRegistry::Path(p)) => (p, 600),
+            Some(RawRegistry::Map {
+                registry_type,
+                path,
+                cache_ttl_seconds,
+            }) => {
+                if let Some(t) = registry_type.as_deref()
+                    && t != "file"
+                {
+                    bail!(
+                        "{origin}: registry.registry_type `{t}` is not supported: edgefeat keeps its registry in a local file; use `registry_type: file` (or give `registry` as a path)"
+                    );
+                }
+                (
+                    path.unwrap_or_else(|| "data/registry.db".to_string()),
+                    cache_ttl_seconds.unwrap_or(600),
+                )
+            }
+        };
+
+        let online = raw.online_store.unwrap_or(RawOnlineStore {
+            kind: None,
+            path: None,
+        });
+        let kind = online.kind.unwrap_or_else(|| "lmdb".to_string());
+        check_type("online_store.type", &kind, &ONLINE_STORE_TYPES, origin)?;
+        let online_store = OnlineStoreConfig::Lmdb {
+            path: repo_path.join(
+                online
+                    .path
+                    .unwrap_or_else(|| "data/online_store.lmdb".to_string()),
+            ),
+        };
+
+        Ok(RepoConfig {
+            repo_path: repo_path.to_path_buf(),
+            project,
+            project_description: raw.project_description,
+            registry_path: repo_path.join(registry),
+            registry_cache_ttl_seconds: cache_ttl,
+            online_store,
+            auth_type,
+            feature_server: raw.feature_server,
+            warnings,
+        })
+    }
+}
+
+fn check_type(key: &str, value: &str, supported: &[&str], origin: &str) -> Result<()> {
+    if supported.contains(&value) {
+        return Ok(());
+    }
+    bail!(
+        "{origin}: {key} `{value}` is not supported; supported: {}",
+        supported.join(", ")
+    )
+}
+
+/// Checks a project name the way Feast does: letters, digits, `_` and `-`, not starting with
+/// `_` or `-`.
+pub fn check_project_name(name: &str) -> std::result::Result<(), String> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if name.is_empty() || !valid_chars || name.starts_with(['_', '-']) {
+        return Err(format!(
+            "project name `{name}` is invalid: use letters, digits, `_` and `-`, not starting with `_` or `-`"
+        ));
+    }
+    Ok(())
+}
+
+fn unknown_key_warnings(doc: &serde_json::Value, origin: &str) -> Vec<String> {
+    let known: BTreeMap<&str, &[&str]> = KNOWN_KEYS.iter().copied().collect();
+    let mut out = Vec::new();
+    let mut check = |section: &str, value: &serde_json::Value| {
+        let (Some(map), Some(keys)) = (value.as_object(), known.get(section)) else {
+            return;
+        };
+        for key in map.keys() {
+            if !keys.contains(&key.as_str()) {
+                let path = if section.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{section}.{key}")
+                };
+                out.push(format!(
+                    "{origin}: unknown key `{path}` ignored; known keys here: {}",
+                    keys.join(", ")
+                ));
+            }
+        }
+    };
+    check("", doc);
+    if let Some(map) = doc.as_object() {
+        for (section, value) in map {
+            check(section, value);
+        }
+    }
+    out
+}
+
+/// Expands `$VAR` and `${VAR}` like Python's `os.path.expandvars`: unknown variables and
+/// lone `$` signs are left exactly as written.
+pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => ("", 0),
+            }
+        } else {
+            let end = after.find(|c| !is_name(c)).unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        match (!name.is_empty() && name.chars().all(is_name))
+            .then(|| lookup(name))
+            .flatten()
+        {
+            Some(value) => {
+                out.push_str(&value);
+                rest = &after[consumed..];
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RepoConfig> {
+        RepoConfig::from_text(Path::new("/repo"), text, "feature_store.yaml")
+    }
+
+    #[test]
+    fn defaults_match_feast_with_lmdb_online_store() {
+        let c = load("project: demo\n").unwrap();
+        assert_eq!(c.project, "demo");
+        assert_eq!(c.registry_path, Path::new("/repo/data/registry.db"));
+        assert_eq!(
+            c.online_store,
+            OnlineStoreConfig::Lmdb {
+                path: "/repo/data/online_store.lmdb".into()
+            }
+        );
+        assert_eq!(c.auth_type, "no_auth");
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_feast_template_file_loads() {
+        let c = load(
+            "project: my_project\nregistry: data/registry.db\nprovider: local\nonline_store:\n    type: lmdb\n    path: data/online.lmdb\nentity_key_serialization_version: 3\nauth:\n    type: no_auth\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.online_store,
+            OnlineStoreConfig::Lmdb {
+                path: "/repo/data/online.lmdb".into()
+            }
+        );
+    }
+
+    #[test]
+    fn registry_as_a_map() {
+        let c = load("project: p\nregistry:\n  registry_type: file\n  path: reg/r.db\n  cache_ttl_seconds: 5\n").unwrap();
+        assert_eq!(c.registry_path, Path::new("/repo/reg/r.db"));
+        assert_eq!(c.registry_cache_ttl_seconds, 5);
+        let err = load("project: p\nregistry:\n  registry_type: sql\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("registry_type `sql` is not supported")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_the_known_ones() {
+        let c = load("project: p\nonline_store:\n  type: lmdb\n  pth: x\nfoo: 1\n").unwrap();
+        assert_eq!(
+            c.warnings,
+            [
+                "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring",
+                "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_types_fail_with_the_supported_list() {
+        let e = load("project: p\nonline_store:\n  type: sqlite\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "feature_store.yaml: online_store.type `sqlite` is not supported; supported: lmdb"
+        );
+        let e = load("project: p\nauth:\n  type: kubernetes\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "feature_store.yaml: auth.type `kubernetes` is not supported; supported: no_auth, oidc"
+        );
+        let e = load("project: p\noffline_store:\n  type: bigquery\n").unwrap_err();
+        assert!(e.to_string().contains("supported: file, dask"));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(
+            load("registry: x\n")
+                .unwrap_err()
+                .to_string()
+                .contains("`project` is required")
+        );
+        assert!(
+            load("project: _bad\n")
+                .unwrap_err()
+                .to_string()
+                .contains("project name `_bad` is invalid")
+        );
+        assert!(
+            load("project: p\nentity_key_serialization_version: 2\n")
+                .unwrap_err()
+                .to_string()
+                .contains("version 3 only")
+        );
+        let e = load("project: p\nonline_store: [\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("feature_store.yaml: "), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn expand_vars_like_python() {
+        let env = |k: &str| match k {
+            "HOME" => Some("/h".to_string()),
+            "A_1" => Some("x".to_string()),
+            _ => None,
+        };
+        assert_eq!(expand_vars("$HOME/a ${A_1}b", env), "/h/a xb");
+        assert_eq!(
+            expand_vars("$NOPE ${NOPE} $ $$ ${", env),
+            "$NOPE ${NOPE} $ $$ ${"
+        );
+        assert_eq!(expand_vars("price: 5$", env), "price: 5$");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn expand_vars_without_dollars_is_identity(s in "[^$]{0,64}") {
+            proptest::prop_assert_eq!(expand_vars(&s, |_| Some("X".into())), s);
+        }
+    }
+}
