@@ -17,7 +17,7 @@ pub(super) enum Mode {
 }
 
 pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
-    let (files, parse_errors) = load_definitions(&config.repo_path).with_context(|| {
+    let (files, parse_errors) = load_definitions(config).with_context(|| {
         format!(
             "cannot read the definitions in {}",
             config.repo_path.display()

@@ -170,16 +170,13 @@ pub fn diff_and_merge(
     (registry, RegistryDiff { changes })
 }
 
-fn merge<T: PartialEq>(
+fn merge<T: PartialEq + Clone>(
     kind: ObjectKind,
     old: Option<&BTreeMap<String, Stored<T>>>,
     new: BTreeMap<String, T>,
     now: DateTime<Utc>,
     changes: &mut Vec<Change>,
-) -> BTreeMap<String, Stored<T>>
-where
-    T: Clone,
-{
+) -> BTreeMap<String, Stored<T>> {
     let mut change = |c: ChangeKind, name: &str| {
         changes.push(Change {
             change: c,

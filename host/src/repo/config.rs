@@ -26,6 +26,9 @@ const AUTH_TYPES: [&str; 2] = ["no_auth", "oidc"];
 pub struct RepoConfig {
     /// The repo directory: relative paths in the config and definitions resolve against it.
     pub repo_path: PathBuf,
+    /// The file the config was read from; `None` when it came from the environment. It is
+    /// never read as a definitions file, whatever its name.
+    pub config_file: Option<PathBuf>,
     /// The project name; every registry object belongs to it.
     pub project: String,
     /// Free text shown by listing commands.
@@ -171,14 +174,14 @@ impl RepoConfig {
     /// read from (`-f`); `FEATURE_STORE_YAML_BASE64`, when set, overrides both.
     pub fn load(repo_path: &Path, yaml_path: Option<&Path>) -> Result<RepoConfig> {
         let base64_text = std::env::var(YAML_BASE64_ENV).ok();
-        let (text, origin) = match base64_text {
+        let (text, origin, config_file) = match base64_text {
             Some(encoded) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
                     .with_context(|| format!("{YAML_BASE64_ENV} is not valid base64"))?;
                 let text = String::from_utf8(bytes)
                     .with_context(|| format!("{YAML_BASE64_ENV} does not decode to UTF-8 text"))?;
-                (text, YAML_BASE64_ENV.to_string())
+                (text, YAML_BASE64_ENV.to_string(), None)
             }
             None => {
                 let path = yaml_path.map_or_else(
@@ -195,14 +198,13 @@ impl RepoConfig {
                         anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
                     }
                 })?;
-                (text, path.display().to_string())
+                (text, path.display().to_string(), Some(path))
             }
         };
-        Self::from_text(
-            repo_path,
-            &expand_vars(&text, |k| std::env::var(k).ok()),
-            &origin,
-        )
+        let expanded = expand_vars(&text, |k| std::env::var(k).ok());
+        let mut config = Self::from_text(repo_path, &expanded, &origin)?;
+        config.config_file = config_file;
+        Ok(config)
     }
 
     /// Parses config text that has already been read and expanded. `origin` names it in errors.
@@ -279,6 +281,7 @@ impl RepoConfig {
 
         Ok(RepoConfig {
             repo_path: repo_path.to_path_buf(),
+            config_file: None,
             project,
             project_description: raw.project_description,
             registry_path: repo_path.join(registry),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 pub use serde_saphyr::Spanned;
 
-use crate::repo::Diagnostic;
+use crate::repo::{Diagnostic, RepoConfig};
 
 /// Tags: free-form string labels on any object.
 pub type Tags = BTreeMap<String, String>;
@@ -246,11 +246,15 @@ pub struct SourceFile {
 /// Directories never searched for definitions: VCS and build output, and the repo's data.
 const SKIPPED_DIRS: [&str; 4] = ["target", "node_modules", "data", "plugins"];
 
-/// Finds the definition files of a repo: every `*.yaml`/`*.yml` below it except
-/// `feature_store.yaml`, skipping hidden directories, [`SKIPPED_DIRS`] and the paths listed in
+/// Finds the definition files of a repo: every `*.yaml`/`*.yml` below it except config files
+/// (`feature_store*.yaml`, such as a `feature_store.prod.yaml` kept beside the main one, and
+/// the config file in use, `config_file`, whatever its name), skipping hidden directories, [`SKIPPED_DIRS`] and the paths listed in
 /// `.edgefeatignore` (one repo-relative path per line, `#` comments). Sorted, so the order in
 /// which problems are reported is stable.
-pub fn find_definition_files(repo: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn find_definition_files(
+    repo: &Path,
+    config_file: Option<&Path>,
+) -> std::io::Result<Vec<PathBuf>> {
     let ignore: Vec<PathBuf> = match std::fs::read_to_string(repo.join(".edgefeatignore")) {
         Ok(text) => text
             .lines()
@@ -278,7 +282,8 @@ pub fn find_definition_files(repo: &Path) -> std::io::Result<Vec<PathBuf>> {
                     stack.push(child);
                 }
             } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
-                && child != Path::new("feature_store.yaml")
+                && !name.starts_with("feature_store")
+                && config_file.is_none_or(|c| repo.join(&child) != c)
             {
                 out.push(child);
             }
@@ -291,10 +296,13 @@ pub fn find_definition_files(repo: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads and parses every definitions file of the repo. A file that cannot be parsed gives a
 /// diagnostic and is left out; the others are still returned so that every problem of a run
 /// can be reported at once.
-pub fn load_definitions(repo: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), std::io::Error> {
+pub fn load_definitions(
+    config: &RepoConfig,
+) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), std::io::Error> {
+    let repo = &config.repo_path;
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for rel in find_definition_files(repo)? {
+    for rel in find_definition_files(repo, config.config_file.as_deref())? {
         let text = std::fs::read_to_string(repo.join(&rel))?;
         match parse_definitions(&text) {
             Ok(defs) => files.push(SourceFile { path: rel, defs }),

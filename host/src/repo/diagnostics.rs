@@ -48,12 +48,17 @@ impl Diagnostic {
             Some(i) => &message[..i],
             None => message,
         };
+        let help = if message.contains("mapping values are not allowed") {
+            "a plain YAML value cannot contain `: `; quote it, e.g. dtype: \"Struct{name: String}\""
+        } else {
+            "see docs/definitions.md for the shape of each section"
+        };
         Diagnostic {
             file: file.to_path_buf(),
             line,
             column,
             message: message.to_string(),
-            help: Some("see docs/definitions.md for the shape of each section".to_string()),
+            help: Some(help.to_string()),
         }
     }
 }

@@ -316,12 +316,12 @@ impl Validator<'_> {
         match DType::parse(&text.value) {
             Ok(t) => Some(t),
             Err(e) => {
-                let help = if text.value.contains(':') {
-                    "quote a Struct type in YAML: dtype: \"Struct{name: String}\""
-                } else {
-                    "see docs/definitions.md#types"
-                };
-                self.err(file, loc(text), e.to_string(), help);
+                self.err(
+                    file,
+                    loc(text),
+                    e.to_string(),
+                    "see docs/definitions.md#types",
+                );
                 None
             }
         }
@@ -486,10 +486,7 @@ impl Validator<'_> {
                         s.file,
                         loc(path),
                         format!("source file `{}` does not exist", path.value),
-                        format!(
-                            "paths are relative to the repo ({}); create the file or fix the path",
-                            self.repo.display()
-                        ),
+                        "paths are relative to the repo directory; create the file or fix the path",
                     );
                     ok = false;
                 }
@@ -809,23 +806,23 @@ impl Validator<'_> {
             } else if let Some(SourceKind::Request { .. }) = sources.get(&s.value).map(|d| &d.kind)
             {
                 out_sources.push(OdfvSource::RequestSource(s.value.clone()));
-            } else {
-                let help = if sources.contains_key(&s.value) {
-                    format!(
-                        "`{}` is a data source, but only request sources (and feature views) can feed an on demand feature view",
-                        s.value
-                    )
-                } else {
-                    let requests = sources
-                        .iter()
-                        .filter(|(_, d)| matches!(d.kind, SourceKind::Request { .. }))
-                        .map(|(n, _)| n.as_str());
-                    format!(
-                        "{}; {}",
-                        known("feature views", views.keys()),
-                        known("request sources", requests)
-                    )
+            } else if let Some(src) = sources.get(&s.value) {
+                let kind = match src.kind {
+                    SourceKind::File { .. } => "file",
+                    _ => "push",
                 };
+                self.err(
+                    o.file,
+                    loc(s),
+                    format!("on demand feature view `{name}` cannot read from {kind} source `{}`", s.value),
+                    "its sources are feature views and request sources; read the feature view fed by that source instead",
+                );
+                ok = false;
+            } else {
+                let requests = sources
+                    .iter()
+                    .filter(|(_, d)| matches!(d.kind, SourceKind::Request { .. }))
+                    .map(|(n, _)| n.as_str());
                 self.err(
                     o.file,
                     loc(s),
@@ -833,7 +830,11 @@ impl Validator<'_> {
                         "on demand feature view `{name}` references unknown source `{}`",
                         s.value
                     ),
-                    help,
+                    format!(
+                        "{}; {}",
+                        known("feature views", views.keys()),
+                        known("request sources", requests)
+                    ),
                 );
                 ok = false;
             }
@@ -893,29 +894,21 @@ impl Validator<'_> {
             let p = &p.value;
             let view = p.view.value.as_str();
             // The validated view when it is valid, else the declaration (to still check names).
-            let available: Option<Vec<String>> = if let Some(v) = defs.feature_views.get(view) {
-                Some(v.features.iter().map(|f| f.name.clone()).collect())
-            } else if let Some(v) = defs.on_demand_feature_views.get(view) {
-                Some(v.features.iter().map(|f| f.name.clone()).collect())
-            } else if let Some(v) = views.get(view) {
-                Some(
-                    v.def
-                        .schema
-                        .iter()
-                        .map(|f| f.value.name.value.clone())
-                        .collect(),
-                )
-            } else if let Some(v) = odfvs.get(view) {
-                Some(
-                    v.def
-                        .schema
-                        .iter()
-                        .map(|f| f.value.name.value.clone())
-                        .collect(),
-                )
-            } else {
-                None
+            let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect();
+            let declared = |schema: &[Spanned<FieldDef>]| {
+                schema.iter().map(|f| f.value.name.value.clone()).collect()
             };
+            let available: Option<Vec<String>> = defs
+                .feature_views
+                .get(view)
+                .map(|v| names(&v.features))
+                .or_else(|| {
+                    defs.on_demand_feature_views
+                        .get(view)
+                        .map(|v| names(&v.features))
+                })
+                .or_else(|| views.get(view).map(|v| declared(&v.def.schema)))
+                .or_else(|| odfvs.get(view).map(|v| declared(&v.def.schema)));
             let Some(available) = available else {
                 let all = views.keys().chain(odfvs.keys());
                 self.err(
@@ -1090,3 +1083,7 @@ impl Validator<'_> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
