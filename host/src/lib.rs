@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod fsio;
 pub mod online;
 pub mod registry;
 pub mod repo;

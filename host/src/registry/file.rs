@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::Registry;
+use crate::fsio::write_atomic;
 
 /// The `format` every edgefeat registry file carries.
 pub const FORMAT_NAME: &str = "edgefeat-registry";
@@ -50,30 +51,13 @@ pub fn load_registry(path: &Path) -> Result<Option<Registry>> {
     Ok(Some(registry))
 }
 
-/// Writes the registry atomically: a temp file in the same directory, fsynced, renamed over
-/// the old one, then the directory fsynced. A crash leaves either the old or the new registry,
-/// never a torn one.
+/// Writes the registry atomically (see [`write_atomic`]): a crash leaves either the old or
+/// the new registry, never a torn one.
 pub fn save_registry(path: &Path, registry: &Registry) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut bytes = serde_json::to_vec_pretty(registry)?;
     bytes.push(b'\n');
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".registry-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-    tmp.write_all(&bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write registry {}", path.display()))?;
-    // The rename is only durable once the directory entry is.
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
+    write_atomic(path, |f| Ok(f.write_all(&bytes)?))
+        .with_context(|| format!("cannot save registry {}", path.display()))
 }
 
 /// Deletes the registry file; a missing file is not an error.

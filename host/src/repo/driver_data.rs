@@ -7,11 +7,12 @@
 //! read our file. The random values come from a seeded PRNG instead of Python's `random`, so
 //! they differ from Feast's but are reproducible: the same `now` and `seed` give the same bytes.
 
-use std::fs::{self, File};
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
+
+use crate::fsio::write_atomic;
 use arrow_array::{
     ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray, StructArray,
     TimestampNanosecondArray,
@@ -51,64 +52,19 @@ pub fn write_driver_stats(path: &Path, now: DateTime<Utc>, seed: u64) -> Result<
     let batch = build_batch(now, seed)?;
     let rows = batch.num_rows();
 
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{} has no file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-
-    let mut tmp_name = file_name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp_path = dir.join(tmp_name);
-
-    let written = write_parquet(&tmp_path, &batch).and_then(|()| {
-        fs::rename(&tmp_path, path)
-            .with_context(|| format!("renaming {} to {}", tmp_path.display(), path.display()))
-    });
-    if let Err(err) = written {
-        // Best effort: the original error is what the caller needs to see.
-        let _ = fs::remove_file(&tmp_path);
-        return Err(err);
-    }
-    sync_dir(dir)?;
+    write_atomic(path, |file| {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            // One row group whatever the size: the data is tiny, and pandas writes one too.
+            .set_max_row_group_row_count(None)
+            .build();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
+            .context("creating the Parquet writer")?;
+        writer.write(&batch).context("writing driver stats")?;
+        writer.close().context("finishing the Parquet file")?;
+        Ok(())
+    })?;
     Ok(rows)
-}
-
-/// Writes `batch` as a single-row-group, Snappy-compressed Parquet file and fsyncs it, so
-/// that the rename that follows cannot expose a file whose content is not yet on disk.
-fn write_parquet(tmp_path: &Path, batch: &RecordBatch) -> Result<()> {
-    let file =
-        File::create(tmp_path).with_context(|| format!("creating {}", tmp_path.display()))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        // One row group whatever the size: the data is tiny, and pandas writes one too.
-        .set_max_row_group_row_count(None)
-        .build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
-        .context("creating the Parquet writer")?;
-    writer.write(batch).context("writing driver stats")?;
-    // `into_inner` writes the footer and hands the file back, which `close` would not.
-    let file = writer.into_inner().context("finishing the Parquet file")?;
-    file.sync_all()
-        .with_context(|| format!("syncing {}", tmp_path.display()))
-}
-
-/// Persists the rename itself: without syncing the directory, a crash could leave the old
-/// entry in place even though the new file's data is on disk.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing directory {}", dir.display()))
-}
-
-/// Directories cannot be opened as files on non-Unix systems; the rename is all we can do.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<()> {
-    Ok(())
 }
 
 /// The Arrow schema of Feast's file, in Feast's column order. Every field is nullable because
@@ -361,6 +317,7 @@ impl SplitMix64 {
 mod tests {
     use super::*;
     use std::collections::{BTreeMap, HashSet};
+    use std::fs::{self, File};
 
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
