@@ -1,7 +1,10 @@
-//! Feast's value types: the declared dtypes of fields and the `ValueType` enum of the protos.
+//! Feast's value types: declared dtypes, values, their binary encodings, and the entity-key
+//! serialization shared with Feast.
 
 mod dtype;
 mod duration;
+mod value;
 
 pub use dtype::{DType, DTypeError, ValueType};
 pub use duration::{DurationError, format_duration, parse_duration};
+pub use value::Value;
