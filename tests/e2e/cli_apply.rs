@@ -18,11 +18,18 @@ Created feature service driver_activity_v2
 Created feature service driver_activity_v3
 ";
 
+/// What the online store reports after the registry lines of the first apply.
+const FIRST_APPLY_INFRA: &str = "
+Created lmdb table demo_driver_hourly_stats
+Created lmdb table demo_driver_hourly_stats_fresh
+";
+
 #[test]
 fn init_then_apply_registers_the_demo_and_a_second_apply_changes_nothing() {
     let (_tmp, repo) = demo_repo();
     let r = run(&repo, &["apply"]).success();
-    assert_eq!(r.stdout, FIRST_APPLY);
+    assert_eq!(r.stdout, format!("{FIRST_APPLY}{FIRST_APPLY_INFRA}"));
+    assert!(repo.join("data/online_store.lmdb/data.mdb").is_file());
     let registry = repo.join("data/registry.db");
     let first = std::fs::read(&registry).unwrap();
 
@@ -181,10 +188,17 @@ fn plan_on_a_fresh_repo_writes_nothing_and_teardown_removes_the_registry() {
     run(&repo, &["apply"]).success();
     assert!(repo.join("data/registry.db").exists());
     let r = run(&repo, &["teardown"]).success();
+    assert!(
+        r.stdout.contains("Removed lmdb online store"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("Removed registry"), "{}", r.stdout);
     assert!(!repo.join("data/registry.db").exists());
+    assert!(!repo.join("data/online_store.lmdb").exists());
     let r = run(&repo, &["teardown"]).success();
-    assert!(r.stdout.contains("No registry at"), "{}", r.stdout);
+    assert!(r.stdout.starts_with("No registry at"), "{}", r.stdout);
+    assert!(!repo.join("data/online_store.lmdb").exists());
     // The data survives a teardown: it is the offline store, not ours to delete.
     assert!(repo.join("data/driver_stats.parquet").exists());
 }

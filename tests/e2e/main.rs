@@ -3,4 +3,5 @@
 mod cli_apply;
 mod cli_config;
 mod cli_init;
+mod materialize;
 mod support;

@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 
 use super::Reported;
 use crate::online;
-use crate::registry::{FeatureView, Registry, diff_and_merge, load_registry, save_registry};
+use crate::registry::{
+    FeatureView, Registry, RegistryLock, diff_and_merge, load_registry, save_registry,
+};
 use crate::repo::RepoConfig;
 use crate::repo::definitions::load_definitions;
 use crate::repo::validate::validate;
@@ -41,6 +43,11 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
             ))
             .into());
         }
+    };
+    // Held until the new registry is saved: nobody else rewrites it in between.
+    let _lock = match mode {
+        Mode::Apply => Some(RegistryLock::acquire(&config.registry_path)?),
+        Mode::Plan => None,
     };
     let old = load_registry(&config.registry_path)?;
     let (new, diff) = diff_and_merge(old.as_ref(), defs, project, chrono::Utc::now());

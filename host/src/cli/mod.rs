@@ -3,6 +3,7 @@
 mod apply;
 mod init;
 mod list;
+mod materialize;
 mod teardown;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use crate::repo::RepoConfig;
 /// edgefeat: a WASM-pluggable edge feature server, wire-compatible with Feast's feature server.
 ///
 /// Typical flow: `edgefeat init demo`, then in `demo/`: `edgefeat apply` to register the
-/// definitions, and the listing commands to inspect them.
+/// definitions, `edgefeat materialize-incremental $(date -u +%FT%T)` to load the online
+/// store, and the listing commands to inspect the registry.
 #[derive(Debug, Parser)]
 #[command(name = "edgefeat", version, max_term_width = 100)]
 pub struct Cli {
@@ -51,6 +53,11 @@ pub enum Command {
     Apply,
     /// Show what `apply` would change, without changing anything.
     Plan,
+    /// Load the newest row per entity in a time window from the offline sources into the
+    /// online store.
+    Materialize(materialize::MaterializeArgs),
+    /// Like `materialize`, each view starting where its last window ended.
+    MaterializeIncremental(materialize::IncrementalArgs),
     /// Remove the online store's data and the registry.
     Teardown,
     /// List entities.
@@ -81,6 +88,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => init::run(&cwd, args),
         Command::Apply => apply::run(&load_config(&cwd, yaml)?, apply::Mode::Apply),
         Command::Plan => apply::run(&load_config(&cwd, yaml)?, apply::Mode::Plan),
+        Command::Materialize(args) => materialize::run(&load_config(&cwd, yaml)?, args),
+        Command::MaterializeIncremental(args) => {
+            materialize::run_incremental(&load_config(&cwd, yaml)?, args)
+        }
         Command::Teardown => teardown::run(&load_config(&cwd, yaml)?),
         Command::Entities(c) => list::entities(&load_config(&cwd, yaml)?, c),
         Command::FeatureViews(c) => list::feature_views(&load_config(&cwd, yaml)?, c),

@@ -7,9 +7,11 @@ use crate::registry::remove_registry;
 use crate::repo::RepoConfig;
 
 pub(super) fn run(config: &RepoConfig) -> Result<()> {
-    let store = online::open(config)?;
-    for change in store.teardown(&config.project)? {
-        println!("{}", change.0);
+    if online::exists(config) {
+        let store = online::open(config)?;
+        for change in store.teardown(&config.project)? {
+            println!("{}", change.0);
+        }
     }
     if remove_registry(&config.registry_path)? {
         println!("Removed registry {}", config.registry_path.display());

@@ -60,6 +60,37 @@ pub fn save_registry(path: &Path, registry: &Registry) -> Result<()> {
         .with_context(|| format!("cannot save registry {}", path.display()))
 }
 
+/// Holds the registry's lock: an exclusive advisory lock on `<registry>.lock` beside it, so
+/// that an `apply` and a materialization recording its interval, in this or another process,
+/// never interleave their read-modify-write of the file. Readers do not take it: they see a
+/// whole file either way, thanks to the atomic rename.
+pub struct RegistryLock {
+    // Dropping the file releases the lock.
+    _file: std::fs::File,
+}
+
+impl RegistryLock {
+    /// Waits for the lock.
+    pub fn acquire(registry_path: &Path) -> Result<RegistryLock> {
+        let mut name = registry_path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(RegistryLock { _file: file })
+    }
+}
+
 /// Deletes the registry file; a missing file is not an error.
 pub fn remove_registry(path: &Path) -> Result<bool> {
     match std::fs::remove_file(path) {

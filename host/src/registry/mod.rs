@@ -6,7 +6,9 @@ mod file;
 mod model;
 
 pub use diff::{Change, ChangeKind, ObjectKind, RegistryDiff, diff_and_merge};
-pub use file::{FORMAT_NAME, FORMAT_VERSION, load_registry, remove_registry, save_registry};
+pub use file::{
+    FORMAT_NAME, FORMAT_VERSION, RegistryLock, load_registry, remove_registry, save_registry,
+};
 pub use model::*;
 
 #[cfg(test)]

@@ -51,11 +51,33 @@ pub struct RepoConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnlineStoreConfig {
     /// The embedded LMDB store.
-    Lmdb {
-        /// The LMDB environment directory, absolute.
-        path: PathBuf,
-    },
+    Lmdb(LmdbConfig),
 }
+
+/// `online_store` with `type: lmdb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LmdbConfig {
+    /// The LMDB environment directory, absolute.
+    pub path: PathBuf,
+    /// The initial size of the memory map in bytes. It only reserves address space, and it is
+    /// doubled automatically when full.
+    pub map_size: u64,
+    /// Which of two rows for the same entity is kept.
+    pub write_policy: WritePolicy,
+}
+
+/// How a write treats the row already stored for an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePolicy {
+    /// The stored row is replaced only by a row with a newer or equal event timestamp (then
+    /// created timestamp), so a late or replayed write never rolls a value back. The default.
+    NewerWins,
+    /// Every write replaces the stored row, whatever its timestamps (Feast's SQLite store).
+    LastWriteWins,
+}
+
+/// The default `map_size`: 1 GiB of address space (not of disk).
+pub const DEFAULT_MAP_SIZE: u64 = 1 << 30;
 
 #[derive(Deserialize)]
 struct RawConfig {
@@ -86,6 +108,15 @@ struct RawOnlineStore {
     #[serde(rename = "type")]
     kind: Option<String>,
     path: Option<String>,
+    map_size: Option<RawSize>,
+    write_policy: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -130,7 +161,10 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "enable_online_feature_view_versioning",
         ],
     ),
-    ("online_store", &["type", "path"]),
+    (
+        "online_store",
+        &["type", "path", "map_size", "write_policy"],
+    ),
     ("offline_store", &["type"]),
     (
         "auth",
@@ -268,16 +302,33 @@ impl RepoConfig {
         let online = raw.online_store.unwrap_or(RawOnlineStore {
             kind: None,
             path: None,
+            map_size: None,
+            write_policy: None,
         });
         let kind = online.kind.unwrap_or_else(|| "lmdb".to_string());
         check_type("online_store.type", &kind, &ONLINE_STORE_TYPES, origin)?;
-        let online_store = OnlineStoreConfig::Lmdb {
+        let map_size = match online.map_size {
+            None => DEFAULT_MAP_SIZE,
+            Some(RawSize::Bytes(n)) => n,
+            Some(RawSize::Text(t)) => parse_size(&t)
+                .map_err(|e| anyhow::anyhow!("{origin}: online_store.map_size: {e}"))?,
+        };
+        let write_policy = match online.write_policy.as_deref() {
+            None | Some("newer_wins") => WritePolicy::NewerWins,
+            Some("last_write_wins") => WritePolicy::LastWriteWins,
+            Some(other) => bail!(
+                "{origin}: online_store.write_policy `{other}` is not supported; supported: newer_wins, last_write_wins"
+            ),
+        };
+        let online_store = OnlineStoreConfig::Lmdb(LmdbConfig {
             path: repo_path.join(
                 online
                     .path
                     .unwrap_or_else(|| "data/online_store.lmdb".to_string()),
             ),
-        };
+            map_size,
+            write_policy,
+        });
 
         Ok(RepoConfig {
             repo_path: repo_path.to_path_buf(),
@@ -292,6 +343,29 @@ impl RepoConfig {
             warnings,
         })
     }
+}
+
+/// Reads a size such as `512MiB`, `10GiB`, `1GB` or a number of bytes.
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().map_err(|_| {
+        format!("`{text}` is not a size; write e.g. `10GiB`, `512MiB` or a number of bytes")
+    })?;
+    let scale: u64 = match t[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1 << 10,
+        "MiB" | "M" | "MB" => 1 << 20,
+        "GiB" | "G" | "GB" => 1 << 30,
+        "TiB" | "T" | "TB" => 1 << 40,
+        unit => {
+            return Err(format!(
+                "unknown size unit `{unit}` in `{text}`; use KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 fn check_type(key: &str, value: &str, supported: &[&str], origin: &str) -> Result<()> {
@@ -399,9 +473,11 @@ mod tests {
         assert_eq!(c.registry_path, Path::new("/repo/data/registry.db"));
         assert_eq!(
             c.online_store,
-            OnlineStoreConfig::Lmdb {
-                path: "/repo/data/online_store.lmdb".into()
-            }
+            OnlineStoreConfig::Lmdb(LmdbConfig {
+                path: "/repo/data/online_store.lmdb".into(),
+                map_size: DEFAULT_MAP_SIZE,
+                write_policy: WritePolicy::NewerWins,
+            })
         );
         assert_eq!(c.auth_type, "no_auth");
         assert!(c.warnings.is_empty());
@@ -413,11 +489,31 @@ mod tests {
             "project: my_project\nregistry: data/registry.db\nprovider: local\nonline_store:\n    type: lmdb\n    path: data/online.lmdb\nentity_key_serialization_version: 3\nauth:\n    type: no_auth\n",
         )
         .unwrap();
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
+        assert_eq!(lmdb.path, Path::new("/repo/data/online.lmdb"));
+    }
+
+    #[test]
+    fn lmdb_map_size_and_write_policy() {
+        let c = load(
+            "project: p\nonline_store:\n  map_size: 512MiB\n  write_policy: last_write_wins\n",
+        )
+        .unwrap();
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
         assert_eq!(
-            c.online_store,
-            OnlineStoreConfig::Lmdb {
-                path: "/repo/data/online.lmdb".into()
-            }
+            (lmdb.map_size, lmdb.write_policy),
+            (512 << 20, WritePolicy::LastWriteWins)
+        );
+        let c = load("project: p\nonline_store:\n  map_size: 4096\n").unwrap();
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
+        assert_eq!(lmdb.map_size, 4096);
+        let e = load("project: p\nonline_store:\n  map_size: 10 parsecs\n").unwrap_err();
+        assert!(e.to_string().contains("unknown size unit `parsecs`"), "{e}");
+        let e = load("project: p\nonline_store:\n  write_policy: random\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("supported: newer_wins, last_write_wins"),
+            "{e}"
         );
     }
 
@@ -440,7 +536,7 @@ mod tests {
             c.warnings,
             [
                 "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring",
-                "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path",
+                "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy",
             ]
         );
     }

@@ -14,7 +14,7 @@ use crate::repo::driver_data::write_driver_stats;
 const DEFINITIONS: &str = include_str!("template/feature_definitions.yaml");
 const FEATURE_STORE_YAML: &str = include_str!("template/feature_store.yaml");
 const README: &str = include_str!("template/README.md");
-const GITIGNORE: &str = "data/online_store.lmdb/\ndata/registry.db\n";
+const GITIGNORE: &str = "data/online_store.lmdb/\ndata/registry.db\ndata/registry.db.lock\n";
 
 /// Creates the repo `name` inside `parent` and returns its path. Refuses to touch an existing
 /// directory: init never overwrites anything.

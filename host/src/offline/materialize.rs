@@ -1,0 +1,204 @@
+//! Materialization: the newest rows of each view's offline source, in a time window, written
+//! to the online store; the window recorded in the registry once the rows are durable.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+
+use crate::offline::source::{SourcePlan, latest_per_entity};
+use crate::online::{Durability, OnlineStore, Table};
+use crate::registry::{
+    FeatureView, MaterializationInterval, Registry, RegistryLock, Stored, load_registry,
+    save_registry,
+};
+use crate::types::time::to_micros;
+
+/// Rows per write transaction: big enough that commits are rare, small enough that one
+/// transaction's dirty pages stay well inside memory.
+const WRITE_CHUNK: usize = 50_000;
+
+/// One view to materialize over one window (both ends inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The feature view.
+    pub view: String,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end.
+    pub end: DateTime<Utc>,
+}
+
+/// What one job did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Rows read from the source.
+    pub rows_read: u64,
+    /// Rows whose event time was in the window.
+    pub rows_in_window: u64,
+    /// Entities written.
+    pub written: usize,
+    /// Entities whose stored row was newer, so left as it was.
+    pub kept_newer: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Progress callbacks, so the CLI can draw bars and the server can stay quiet.
+pub trait Progress {
+    /// Reading starts: `total` rows in the source files.
+    fn reading(&mut self, total: u64);
+    /// `n` more rows read.
+    fn read(&mut self, n: u64);
+    /// Writing starts: `total` entities.
+    fn writing(&mut self, total: u64);
+    /// `n` more entities written.
+    fn wrote(&mut self, n: u64);
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn reading(&mut self, _: u64) {}
+    fn read(&mut self, _: u64) {}
+    fn writing(&mut self, _: u64) {}
+    fn wrote(&mut self, _: u64) {}
+}
+
+/// The views to materialize: the named ones, or every online feature view. Names are looked
+/// up as Feast does; an unknown name fails with Feast's message.
+pub fn select_views<'r>(
+    registry: &'r Registry,
+    names: &[String],
+) -> Result<Vec<&'r Stored<FeatureView>>> {
+    if names.is_empty() {
+        return Ok(registry
+            .feature_views
+            .values()
+            .filter(|v| v.spec.online)
+            .collect());
+    }
+    let project = &registry.project.spec.name;
+    let mut out = Vec::new();
+    for name in names {
+        match registry.feature_views.get(name) {
+            Some(v) if v.spec.online => out.push(v),
+            Some(_) => bail!(
+                "feature view {name} is not online (`online: false`), so it cannot be materialized"
+            ),
+            None if registry.on_demand_feature_views.contains_key(name) => bail!(
+                "{name} is an on demand feature view: its features are computed by its plugin at request time, not materialized"
+            ),
+            None => bail!("Feature view {name} does not exist in project {project}"),
+        }
+    }
+    Ok(out)
+}
+
+/// The views on demand that `write_to_online_store` would have materialized: edgefeat
+/// computes them per request instead, and says so.
+pub fn skipped_odfvs(registry: &Registry, names: &[String]) -> Vec<String> {
+    if !names.is_empty() {
+        return Vec::new();
+    }
+    registry
+        .on_demand_feature_views
+        .values()
+        .filter(|v| v.spec.write_to_online_store)
+        .map(|v| v.spec.name.clone())
+        .collect()
+}
+
+/// Where an incremental materialization of `view` starts (spec §6.2): the end of its last
+/// materialized window; else `now - ttl`; else (no ttl) `now - 52 weeks`.
+pub fn incremental_start(view: &Stored<FeatureView>, now: DateTime<Utc>) -> DateTime<Utc> {
+    if let Some(end) = view
+        .meta
+        .materialization_intervals
+        .iter()
+        .map(|i| i.end_time)
+        .max()
+    {
+        return end;
+    }
+    let ttl = i64::try_from(view.spec.ttl_seconds).unwrap_or(i64::MAX);
+    if ttl > 0 {
+        now - chrono::Duration::seconds(ttl)
+    } else {
+        now - chrono::Duration::weeks(52)
+    }
+}
+
+/// Runs one job: reads the window's newest row per entity and writes them with deferred
+/// durability, then syncs. Does not record the window: see [`record_interval`].
+pub fn run_job(
+    repo: &Path,
+    registry: &Registry,
+    store: &dyn OnlineStore,
+    job: &Job,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let Some(view) = registry.feature_views.get(&job.view) else {
+        bail!(
+            "Feature view {} does not exist in project {}",
+            job.view,
+            registry.project.spec.name
+        );
+    };
+    let plan = SourcePlan::for_view(repo, registry, &view.spec)?;
+    progress.reading(plan.total_rows()?);
+    let latest = latest_per_entity(&plan, to_micros(job.start), to_micros(job.end), &mut |n| {
+        progress.read(n)
+    })?;
+    let table = Table {
+        project: &registry.project.spec.name,
+        view: &view.spec.name,
+    };
+    let names: Vec<&str> = plan.features.iter().map(|f| f.name.as_str()).collect();
+    let mut outcome = Outcome {
+        rows_read: latest.rows_read,
+        rows_in_window: latest.rows_in_window,
+        ..Outcome::default()
+    };
+    progress.writing(latest.rows.len() as u64);
+    for chunk in latest.rows.chunks(WRITE_CHUNK) {
+        let stats = store.write(table, &names, chunk, Durability::Deferred)?;
+        outcome.written += stats.written;
+        outcome.kept_newer += stats.kept_newer;
+        progress.wrote(chunk.len() as u64);
+    }
+    store.sync()?;
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// Records a successful window in the registry, under its lock. The view is matched by its
+/// spec too: if an `apply` changed the view meanwhile, the window describes data of the old
+/// definition and is not recorded. Returns whether it was.
+pub fn record_interval(registry_path: &Path, spec: &FeatureView, job: &Job) -> Result<bool> {
+    let _lock = RegistryLock::acquire(registry_path)?;
+    let Some(mut registry) = load_registry(registry_path)? else {
+        return Ok(false);
+    };
+    let Some(view) = registry.feature_views.get_mut(&job.view) else {
+        return Ok(false);
+    };
+    if view.spec != *spec {
+        return Ok(false);
+    }
+    view.meta
+        .materialization_intervals
+        .push(MaterializationInterval {
+            start_time: job.start,
+            end_time: job.end,
+        });
+    let now = Utc::now();
+    view.meta.last_updated_timestamp = now;
+    registry.last_updated = now;
+    registry.serial += 1;
+    save_registry(registry_path, &registry)?;
+    Ok(true)
+}

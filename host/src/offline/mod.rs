@@ -1,0 +1,5 @@
+//! The offline store: parquet sources, and materialization from them into the online store.
+
+pub mod convert;
+pub mod materialize;
+pub mod source;

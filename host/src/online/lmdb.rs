@@ -1,0 +1,387 @@
+//! The embedded online store: one LMDB environment holding every feature view's rows.
+//!
+//! Layout: a `rows` database keyed by `table id (u32, big-endian) ++ serialized entity key`
+//! (Feast's serialization v3, byte for byte), whose values are encoded rows (event and
+//! created timestamps, then the features by name: see [`crate::types::codec`]); and a `meta`
+//! database mapping `table/<project>_<view>` to the table id. Ids are never reused, so a view
+//! dropped and created again starts empty even if another process still caches the old id.
+//!
+//! Readers never block writers and see one committed snapshot per call (LMDB MVCC). Writes
+//! are serialized in this process by a mutex (LMDB allows one writer at a time anyway), which
+//! also makes it safe to switch `NO_SYNC` on around a deferred bulk write.
+
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock};
+
+use anyhow::{Context, Result, bail};
+use heed::types::{Bytes, Str};
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError, RoTxn, WithoutTls};
+
+use super::{Durability, InfraChange, OnlineStore, ReadRow, Table, WriteRow, WriteStats};
+use crate::registry::FeatureView;
+use crate::repo::config::{LmdbConfig, WritePolicy};
+use crate::types::{RowRef, Value, decode_row_header, encode_row};
+
+const NEXT_ID_KEY: &str = "next_table_id";
+const FORMAT_KEY: &str = "format";
+/// The layout version of the environment; bumped if keys or rows change shape.
+const FORMAT: &[u8] = b"edgefeat-lmdb-1";
+
+/// The LMDB online store.
+pub struct LmdbStore {
+    env: Env<WithoutTls>,
+    path: PathBuf,
+    rows: Database<Bytes, Bytes>,
+    meta: Database<Str, Bytes>,
+    policy: WritePolicy,
+    /// Shared by every transaction, exclusive while the map is resized: LMDB allows resizing
+    /// only while this process has no transaction open.
+    map: RwLock<()>,
+    /// One writer at a time in this process.
+    writer: Mutex<()>,
+}
+
+/// Turns heed's errors into ones that say what the store was doing.
+fn mdb<T>(r: heed::Result<T>, what: &str) -> Result<T> {
+    r.map_err(|e| anyhow::anyhow!("online store: {what}: {e}"))
+}
+
+fn is(e: &heed::Error, which: MdbError) -> bool {
+    matches!(e, heed::Error::Mdb(m) if std::mem::discriminant(m) == std::mem::discriminant(&which))
+}
+
+/// LMDB requires map sizes in whole OS pages; 64 KiB is a multiple of every page size in use.
+const MAP_ALIGN: u64 = 65_536;
+
+fn page_align(n: u64) -> usize {
+    usize::try_from(n.max(1).div_ceil(MAP_ALIGN) * MAP_ALIGN).unwrap_or(usize::MAX)
+}
+
+impl LmdbStore {
+    /// Opens (creating if needed) the environment at `config.path`.
+    pub fn open(config: &LmdbConfig) -> Result<LmdbStore> {
+        std::fs::create_dir_all(&config.path)
+            .with_context(|| format!("cannot create {}", config.path.display()))?;
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options
+            .map_size(page_align(config.map_size))
+            .max_dbs(4)
+            .max_readers(1024);
+        // SAFETY: heed's contract is that the same environment is not opened twice in one
+        // process (it checks) and that the files are not modified by other means.
+        let env = unsafe { options.open(&config.path) }.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the LMDB online store at {}: {e}",
+                config.path.display()
+            )
+        })?;
+        let mut wtxn = mdb(env.write_txn(), "begin")?;
+        let rows = mdb(env.create_database(&mut wtxn, Some("rows")), "create rows")?;
+        let meta: Database<Str, Bytes> =
+            mdb(env.create_database(&mut wtxn, Some("meta")), "create meta")?;
+        match mdb(meta.get(&wtxn, FORMAT_KEY), "read format")? {
+            None => mdb(meta.put(&mut wtxn, FORMAT_KEY, FORMAT), "write format")?,
+            Some(f) if f == FORMAT => {}
+            Some(f) => bail!(
+                "{} holds an LMDB store of another layout ({}); run `edgefeat teardown` and materialize again",
+                config.path.display(),
+                String::from_utf8_lossy(f)
+            ),
+        }
+        mdb(wtxn.commit(), "commit")?;
+        Ok(LmdbStore {
+            env,
+            path: config.path.clone(),
+            rows,
+            meta,
+            policy: config.write_policy,
+            map: RwLock::new(()),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// How many entities a table holds (a full scan of its key range: for tools and tests).
+    pub fn count(&self, table: Table<'_>) -> Result<u64> {
+        let (_guard, txn) = self.read_txn()?;
+        let Some(id) = self.table_id(&txn, &table.name())? else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for entry in mdb(self.rows.prefix_iter(&txn, &id.to_be_bytes()), "scan")? {
+            mdb(entry, "scan")?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn table_id(&self, txn: &RoTxn, name: &str) -> Result<Option<u32>> {
+        let key = format!("table/{name}");
+        Ok(mdb(self.meta.get(txn, &key), "read table id")?
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes))
+    }
+
+    /// The table's id, allocating one when it has none; true when it was created.
+    fn ensure_table(&self, wtxn: &mut heed::RwTxn, name: &str) -> heed::Result<(u32, bool)> {
+        let key = format!("table/{name}");
+        if let Some(id) = self
+            .meta
+            .get(wtxn, &key)?
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        {
+            return Ok((u32::from_be_bytes(id), false));
+        }
+        let next = self
+            .meta
+            .get(wtxn, NEXT_ID_KEY)?
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(1, u32::from_be_bytes);
+        self.meta
+            .put(wtxn, NEXT_ID_KEY, &(next + 1).to_be_bytes())?;
+        self.meta.put(wtxn, &key, &next.to_be_bytes())?;
+        Ok((next, true))
+    }
+
+    fn drop_table(&self, wtxn: &mut heed::RwTxn, name: &str) -> heed::Result<bool> {
+        let key = format!("table/{name}");
+        let Some(id) = self
+            .meta
+            .get(wtxn, &key)?
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        else {
+            return Ok(false);
+        };
+        let id = u32::from_be_bytes(id);
+        let (lo, hi) = (id.to_be_bytes(), (id + 1).to_be_bytes());
+        let range = (Bound::Included(&lo[..]), Bound::Excluded(&hi[..]));
+        self.rows.delete_range(wtxn, &range)?;
+        self.meta.delete(wtxn, &key)?;
+        Ok(true)
+    }
+
+    /// Runs a write transaction, growing the map and retrying when it is full, and adopting
+    /// a map another process grew.
+    fn with_write<T>(
+        &self,
+        durability: Durability,
+        f: impl Fn(&mut heed::RwTxn) -> heed::Result<T>,
+    ) -> Result<T> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // NO_SYNC is per environment: switched under the writer lock, so no other writer of
+        // this process commits while it is on.
+        let _deferred = DeferredSync::new(&self.env, durability == Durability::Deferred)?;
+        loop {
+            let outcome = {
+                let _shared = self.map.read().unwrap_or_else(|p| p.into_inner());
+                self.env.write_txn().and_then(|mut wtxn| {
+                    let v = f(&mut wtxn)?;
+                    wtxn.commit()?;
+                    Ok(v)
+                })
+            };
+            match outcome {
+                Err(e) if is(&e, MdbError::MapFull) => self.resize(true)?,
+                Err(e) if is(&e, MdbError::MapResized) => self.resize(false)?,
+                other => return mdb(other, "write"),
+            }
+        }
+    }
+
+    /// Doubles the map (`grow`), or adopts the size another process set.
+    fn resize(&self, grow: bool) -> Result<()> {
+        let _exclusive = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let new = if grow {
+            page_align(self.env.info().map_size as u64 * 2)
+        } else {
+            0
+        };
+        // SAFETY: the exclusive lock guarantees this process has no transaction open.
+        mdb(unsafe { self.env.resize(new) }, "resize the map")
+    }
+
+    fn read_txn(&self) -> Result<(std::sync::RwLockReadGuard<'_, ()>, RoTxn<'_, WithoutTls>)> {
+        loop {
+            let guard = self.map.read().unwrap_or_else(|p| p.into_inner());
+            match self.env.read_txn() {
+                Ok(txn) => return Ok((guard, txn)),
+                Err(e) if is(&e, MdbError::MapResized) => {
+                    drop(guard);
+                    self.resize(false)?;
+                }
+                Err(e) => return mdb(Err(e), "begin read"),
+            }
+        }
+    }
+}
+
+impl OnlineStore for LmdbStore {
+    fn update(
+        &self,
+        project: &str,
+        keep: &[&FeatureView],
+        delete: &[&FeatureView],
+    ) -> Result<Vec<InfraChange>> {
+        self.with_write(Durability::Sync, |wtxn| {
+            let mut changes = Vec::new();
+            for v in delete {
+                let name = Table {
+                    project,
+                    view: &v.name,
+                }
+                .name();
+                if self.drop_table(wtxn, &name)? {
+                    changes.push(InfraChange(format!("Deleted lmdb table {name}")));
+                }
+            }
+            for v in keep {
+                let name = Table {
+                    project,
+                    view: &v.name,
+                }
+                .name();
+                if self.ensure_table(wtxn, &name)?.1 {
+                    changes.push(InfraChange(format!("Created lmdb table {name}")));
+                }
+            }
+            Ok(changes)
+        })
+    }
+
+    fn teardown(&self, _project: &str) -> Result<Vec<InfraChange>> {
+        // Empty it first, so a process that still has it open sees no stale rows, then remove
+        // the files.
+        self.with_write(Durability::Sync, |wtxn| {
+            self.rows.clear(wtxn)?;
+            self.meta.clear(wtxn)?;
+            self.meta.put(wtxn, FORMAT_KEY, FORMAT)
+        })?;
+        std::fs::remove_dir_all(&self.path)
+            .with_context(|| format!("cannot remove {}", self.path.display()))?;
+        Ok(vec![InfraChange(format!(
+            "Removed lmdb online store {}",
+            self.path.display()
+        ))])
+    }
+
+    fn read(
+        &self,
+        table: Table<'_>,
+        entity_keys: &[&[u8]],
+        features: &[&str],
+    ) -> Result<Vec<Option<ReadRow>>> {
+        let (_guard, txn) = self.read_txn()?;
+        let Some(id) = self.table_id(&txn, &table.name())? else {
+            return Ok(vec![None; entity_keys.len()]);
+        };
+        let mut key = Vec::with_capacity(64);
+        entity_keys
+            .iter()
+            .map(|ek| {
+                key.clear();
+                key.extend_from_slice(&id.to_be_bytes());
+                key.extend_from_slice(ek);
+                let Some(bytes) = mdb(self.rows.get(&txn, &key), "read")? else {
+                    return Ok(None);
+                };
+                let row = RowRef::parse(bytes)
+                    .with_context(|| format!("a damaged row in table {}", table.name()))?;
+                Ok(Some(ReadRow {
+                    event_ts_micros: row.event_ts_micros(),
+                    created_ts_micros: row.created_ts_micros(),
+                    values: row
+                        .features(features)
+                        .with_context(|| format!("a damaged row in table {}", table.name()))?,
+                }))
+            })
+            .collect()
+    }
+
+    fn write(
+        &self,
+        table: Table<'_>,
+        features: &[&str],
+        rows: &[WriteRow],
+        durability: Durability,
+    ) -> Result<WriteStats> {
+        if let Some(bad) = rows.iter().find(|r| r.values.len() != features.len()) {
+            bail!(
+                "a row for table {} holds {} values for {} features",
+                table.name(),
+                bad.values.len(),
+                features.len()
+            );
+        }
+        let name = table.name();
+        self.with_write(durability, |wtxn| {
+            let (id, _) = self.ensure_table(wtxn, &name)?;
+            let mut stats = WriteStats::default();
+            let mut key = Vec::with_capacity(64);
+            let mut value = Vec::with_capacity(256);
+            let mut pairs: Vec<(&str, &Value)> = Vec::with_capacity(features.len());
+            for row in rows {
+                key.clear();
+                key.extend_from_slice(&id.to_be_bytes());
+                key.extend_from_slice(&row.entity_key);
+                if self.policy == WritePolicy::NewerWins
+                    && let Some(old) = self.rows.get(wtxn, &key)?
+                    && let Ok((event, created)) = decode_row_header(old)
+                    && (row.event_ts_micros, row.created_ts_micros) < (event, created)
+                {
+                    stats.kept_newer += 1;
+                    continue;
+                }
+                pairs.clear();
+                pairs.extend(features.iter().copied().zip(row.values.iter()));
+                value.clear();
+                encode_row(
+                    row.event_ts_micros,
+                    row.created_ts_micros,
+                    &pairs,
+                    &mut value,
+                );
+                self.rows.put(wtxn, &key, &value)?;
+                stats.written += 1;
+            }
+            Ok(stats)
+        })
+    }
+
+    fn sync(&self) -> Result<()> {
+        mdb(self.env.force_sync(), "sync")
+    }
+}
+
+/// Switches `NO_SYNC` on for the lifetime of the guard (when asked), so commits skip fsync;
+/// the caller syncs once at the end with [`OnlineStore::sync`].
+struct DeferredSync<'a> {
+    env: Option<&'a Env<WithoutTls>>,
+}
+
+impl<'a> DeferredSync<'a> {
+    fn new(env: &'a Env<WithoutTls>, on: bool) -> Result<Self> {
+        if !on {
+            return Ok(DeferredSync { env: None });
+        }
+        // SAFETY: NO_SYNC may be changed on an open environment (mdb_env_set_flags); the
+        // caller holds the writer mutex, so no write of this process is in flight.
+        mdb(
+            unsafe { env.set_flags(EnvFlags::NO_SYNC, FlagSetMode::Enable) },
+            "defer sync",
+        )?;
+        Ok(DeferredSync { env: Some(env) })
+    }
+}
+
+impl Drop for DeferredSync<'_> {
+    fn drop(&mut self) {
+        if let Some(env) = self.env {
+            // SAFETY: as in `new`.
+            let _ = unsafe { env.set_flags(EnvFlags::NO_SYNC, FlagSetMode::Disable) };
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "lmdb_tests.rs"]
+mod tests;

@@ -1,0 +1,994 @@
+//! The binary encoding of [`Value`]s and of the rows the online store keeps.
+//!
+//! These bytes live on disk in the LMDB online store, so the format is part of the store's
+//! compatibility contract: it is versioned, self-describing (a value can be decoded without
+//! knowing its dtype, so a dtype change never makes old rows unreadable), compact, and cheap
+//! to decode. The golden-byte tests below pin it; changing them means a new format version.
+//!
+//! # Values
+//!
+//! A value is a one-byte tag followed by its payload. Integers and floats are little-endian;
+//! `varint` is an unsigned LEB128 integer (7 bits per byte, low bits first, at most 10 bytes).
+//!
+//! | tag | `Value`         | payload                                                    |
+//! |-----|-----------------|------------------------------------------------------------|
+//! | 0   | `Null`          | none                                                       |
+//! | 1   | `Bytes`         | varint length, the bytes                                   |
+//! | 2   | `String`        | varint length, UTF-8                                       |
+//! | 3   | `Int32`         | 4 bytes                                                    |
+//! | 4   | `Int64`         | 8 bytes                                                    |
+//! | 5   | `Double`        | 8 bytes: the IEEE 754 bits (NaN payloads are kept)         |
+//! | 6   | `Float`         | 4 bytes: the IEEE 754 bits (NaN payloads are kept)         |
+//! | 7   | `Bool`          | 1 byte, 0 or 1                                             |
+//! | 8   | `UnixTimestamp` | 8 bytes: seconds since the epoch                           |
+//! | 9   | —               | reserved, never written                                    |
+//! | 10  | `List`          | varint count, then each element as a value                 |
+//! | 11  | `Map`           | varint count, then each entry: varint key length, UTF-8 key, value |
+//! | 12  | `Json`          | varint length, UTF-8 (the JSON text)                       |
+//! | 13  | `Struct`        | as `Map`: field name, field value, in declaration order    |
+//!
+//! Containers nest at most [`MAX_VALUE_DEPTH`] deep; the decoder refuses deeper input so that
+//! hostile bytes cannot overflow the stack.
+//!
+//! # Rows
+//!
+//! What the online store keeps per (feature view, entity):
+//!
+//! ```text
+//! [format version: u8 = 1]
+//! [event_ts:   i64 LE, microseconds since the epoch]
+//! [created_ts: i64 LE, microseconds since the epoch]
+//! [n: varint]
+//! n × ( [name length: varint][name: UTF-8][value length: varint][value] )
+//! ```
+//!
+//! Features are stored by name, so a view may gain or lose features without its stored rows
+//! being rewritten. The value length lets a reader skip the features it was not asked for
+//! without decoding them, and the fixed-offset timestamps let the write-conflict check read
+//! them alone ([`decode_row_header`]).
+
+use super::Value;
+
+/// The version byte that starts every row this build writes; [`RowRef::parse`] refuses others.
+pub const ROW_FORMAT_VERSION: u8 = 1;
+
+/// How deeply lists, maps and structs may nest inside one value. The decoder recurses once per
+/// level, so this bounds its stack use on hostile input; writers must not store deeper values
+/// (Feast's own types nest two or three levels).
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+const TAG_NULL: u8 = 0;
+const TAG_BYTES: u8 = 1;
+const TAG_STRING: u8 = 2;
+const TAG_INT32: u8 = 3;
+const TAG_INT64: u8 = 4;
+const TAG_DOUBLE: u8 = 5;
+const TAG_FLOAT: u8 = 6;
+const TAG_BOOL: u8 = 7;
+const TAG_UNIX_TIMESTAMP: u8 = 8;
+const TAG_LIST: u8 = 10;
+const TAG_MAP: u8 = 11;
+const TAG_JSON: u8 = 12;
+const TAG_STRUCT: u8 = 13;
+
+/// Version byte, event timestamp, created timestamp.
+const ROW_HEADER_LEN: usize = 1 + 8 + 8;
+
+/// The most elements a container's declared count may pre-allocate; larger containers grow as
+/// they decode, so a lying count cannot make the decoder allocate far beyond the input.
+const PREALLOC_LIMIT: usize = 1024;
+
+/// Why bytes could not be decoded. Every variant means the stored bytes are damaged or were
+/// written by an incompatible build; none can come from valid input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The input ends before the thing being read does.
+    #[error("encoded data is truncated: {what} needs {needed} bytes but only {available} remain")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// How many bytes it needs.
+        needed: u64,
+        /// How many were left.
+        available: usize,
+    },
+    /// A varint runs past 10 bytes or 64 bits, or is overlong (ends in a zero byte).
+    #[error("encoded data has a malformed varint in {what}")]
+    BadVarint {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// A value tag this build does not know.
+    #[error(
+        "unknown value tag {0}; this build reads tags 0-8 and 10-13 (was the store written by a newer edgefeat?)"
+    )]
+    UnknownTag(u8),
+    /// Text that is not UTF-8.
+    #[error("{what} is not valid UTF-8")]
+    InvalidUtf8 {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// A `Bool` byte other than 0 or 1.
+    #[error("a Bool value is encoded as {0}; only 0 and 1 are valid")]
+    InvalidBool(u8),
+    /// Containers nested deeper than [`MAX_VALUE_DEPTH`].
+    #[error("a value nests lists, maps and structs more than {MAX_VALUE_DEPTH} levels deep")]
+    TooDeep,
+    /// A row written in a format version this build cannot read.
+    #[error(
+        "online row format version {0} is not supported; this build reads version {ROW_FORMAT_VERSION} (was the store written by a newer edgefeat?)"
+    )]
+    UnsupportedRowVersion(u8),
+    /// A row's value-length prefix disagrees with the value it frames.
+    #[error("feature `{name}` declares {declared} bytes but its value takes {actual}")]
+    ValueLengthMismatch {
+        /// The feature's name.
+        name: String,
+        /// The length the row declares.
+        declared: usize,
+        /// The length the value decodes from.
+        actual: usize,
+    },
+    /// Bytes after a row's last feature.
+    #[error("{0} unexpected bytes follow the row's last feature")]
+    TrailingBytes(usize),
+}
+
+/// Appends the encoding of `value` to `out`.
+pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bytes(b) => {
+            out.push(TAG_BYTES);
+            put_len_prefixed(b, out);
+        }
+        Value::String(s) => {
+            out.push(TAG_STRING);
+            put_len_prefixed(s.as_bytes(), out);
+        }
+        Value::Int32(v) => {
+            out.push(TAG_INT32);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Value::Int64(v) => {
+            out.push(TAG_INT64);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Value::Double(v) => {
+            out.push(TAG_DOUBLE);
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        Value::Float(v) => {
+            out.push(TAG_FLOAT);
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
+        }
+        Value::Bool(v) => {
+            out.push(TAG_BOOL);
+            out.push(u8::from(*v));
+        }
+        Value::UnixTimestamp(v) => {
+            out.push(TAG_UNIX_TIMESTAMP);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        Value::List(items) => {
+            out.push(TAG_LIST);
+            put_varint(items.len() as u64, out);
+            for item in items {
+                encode_value(item, out);
+            }
+        }
+        Value::Map(entries) => {
+            out.push(TAG_MAP);
+            put_entries(entries, out);
+        }
+        Value::Json(s) => {
+            out.push(TAG_JSON);
+            put_len_prefixed(s.as_bytes(), out);
+        }
+        Value::Struct(fields) => {
+            out.push(TAG_STRUCT);
+            put_entries(fields, out);
+        }
+    }
+}
+
+/// Decodes one value from the front of `input`, returning it and the bytes consumed.
+///
+/// Bytes after the value are left alone (the caller knows what follows); everything the value
+/// itself claims is validated.
+pub fn decode_value(input: &[u8]) -> Result<(Value, usize), CodecError> {
+    let mut r = Reader { rest: input };
+    let value = decode_at(&mut r, 0)?;
+    Ok((value, input.len() - r.rest.len()))
+}
+
+/// Appends a stored online row: its timestamps (microseconds since the epoch) and its features
+/// by name. Names should be distinct; if one repeats, readers see its first value.
+pub fn encode_row(
+    event_ts_micros: i64,
+    created_ts_micros: i64,
+    features: &[(&str, &Value)],
+    out: &mut Vec<u8>,
+) {
+    out.push(ROW_FORMAT_VERSION);
+    out.extend_from_slice(&event_ts_micros.to_le_bytes());
+    out.extend_from_slice(&created_ts_micros.to_le_bytes());
+    put_varint(features.len() as u64, out);
+    for (name, value) in features {
+        put_len_prefixed(name.as_bytes(), out);
+        put_varint(encoded_len(value) as u64, out);
+        encode_value(value, out);
+    }
+}
+
+/// Reads only a row's (event, created) timestamps: the write-conflict check needs nothing else,
+/// so it neither walks nor validates the features.
+pub fn decode_row_header(bytes: &[u8]) -> Result<(i64, i64), CodecError> {
+    let mut r = Reader { rest: bytes };
+    let version = r.array::<1>("the row's format version")?[0];
+    if version != ROW_FORMAT_VERSION {
+        return Err(CodecError::UnsupportedRowVersion(version));
+    }
+    let event = i64::from_le_bytes(r.array("the row's event timestamp")?);
+    let created = i64::from_le_bytes(r.array("the row's created timestamp")?);
+    Ok((event, created))
+}
+
+/// A zero-copy view over an encoded row (see the module doc for the layout).
+///
+/// [`RowRef::parse`] checks the row's structure once (header, every name and value length,
+/// nothing trailing); values are decoded only when [`RowRef::features`] asks for them.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    event_ts_micros: i64,
+    created_ts_micros: i64,
+    count: usize,
+    /// The `n` entries, starting right after the count.
+    entries: &'a [u8],
+}
+
+impl<'a> RowRef<'a> {
+    /// Checks the row's framing and returns a view over it; the values themselves are
+    /// validated when they are decoded.
+    pub fn parse(bytes: &'a [u8]) -> Result<RowRef<'a>, CodecError> {
+        let (event_ts_micros, created_ts_micros) = decode_row_header(bytes)?;
+        let mut r = Reader {
+            rest: bytes.get(ROW_HEADER_LEN..).unwrap_or_default(),
+        };
+        let count = r.count("the row's feature count", 3)?;
+        let entries = r.rest;
+        for _ in 0..count {
+            r.str("a feature name")?;
+            r.len_prefixed("a feature value")?;
+        }
+        if !r.rest.is_empty() {
+            return Err(CodecError::TrailingBytes(r.rest.len()));
+        }
+        Ok(RowRef {
+            event_ts_micros,
+            created_ts_micros,
+            count,
+            entries,
+        })
+    }
+
+    /// When the row's values became true (microseconds since the epoch).
+    pub fn event_ts_micros(&self) -> i64 {
+        self.event_ts_micros
+    }
+
+    /// When the row was written (microseconds since the epoch); breaks ties between equal
+    /// event timestamps.
+    pub fn created_ts_micros(&self) -> i64 {
+        self.created_ts_micros
+    }
+
+    /// Decodes the requested features, in the order asked; None for a feature the row does not
+    /// hold (written before the view gained it).
+    ///
+    /// One pass over the row: each stored feature is decoded only if it was asked for, and the
+    /// pass stops once every name is found. A name asked for twice gets the value twice.
+    pub fn features(&self, names: &[&str]) -> Result<Vec<Option<Value>>, CodecError> {
+        let mut found: Vec<Option<Value>> = vec![None; names.len()];
+        let mut missing = names.len();
+        let mut r = Reader { rest: self.entries };
+        for _ in 0..self.count {
+            if missing == 0 {
+                break;
+            }
+            let name = r.len_prefixed("a feature name")?;
+            let value_bytes = r.len_prefixed("a feature value")?;
+            let mut slots = found
+                .iter_mut()
+                .zip(names)
+                .filter(|(slot, want)| slot.is_none() && want.as_bytes() == name)
+                .map(|(slot, _)| slot);
+            let Some(first) = slots.next() else {
+                continue;
+            };
+            let value = decode_feature(name, value_bytes)?;
+            for slot in slots {
+                *slot = Some(value.clone());
+                missing -= 1;
+            }
+            *first = Some(value);
+            missing -= 1;
+        }
+        Ok(found)
+    }
+}
+
+/// Decodes a feature's value, which must fill its framed bytes exactly.
+fn decode_feature(name: &[u8], value_bytes: &[u8]) -> Result<Value, CodecError> {
+    let (value, used) = decode_value(value_bytes)?;
+    if used != value_bytes.len() {
+        return Err(CodecError::ValueLengthMismatch {
+            name: String::from_utf8_lossy(name).into_owned(),
+            declared: value_bytes.len(),
+            actual: used,
+        });
+    }
+    Ok(value)
+}
+
+fn decode_at(r: &mut Reader<'_>, depth: usize) -> Result<Value, CodecError> {
+    let tag = r.array::<1>("a value tag")?[0];
+    Ok(match tag {
+        TAG_NULL => Value::Null,
+        TAG_BYTES => Value::Bytes(r.len_prefixed("a Bytes value")?.to_vec()),
+        TAG_STRING => Value::String(r.str("a String value")?.to_owned()),
+        TAG_INT32 => Value::Int32(i32::from_le_bytes(r.array("an Int32 value")?)),
+        TAG_INT64 => Value::Int64(i64::from_le_bytes(r.array("an Int64 value")?)),
+        TAG_DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(
+            r.array("a Double value")?,
+        ))),
+        TAG_FLOAT => Value::Float(f32::from_bits(u32::from_le_bytes(
+            r.array("a Float value")?,
+        ))),
+        TAG_BOOL => match r.array::<1>("a Bool value")?[0] {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            other => return Err(CodecError::InvalidBool(other)),
+        },
+        TAG_UNIX_TIMESTAMP => {
+            Value::UnixTimestamp(i64::from_le_bytes(r.array("a UnixTimestamp value")?))
+        }
+        TAG_LIST => {
+            if depth >= MAX_VALUE_DEPTH {
+                return Err(CodecError::TooDeep);
+            }
+            let count = r.count("a List's elements", 1)?;
+            let mut items = Vec::with_capacity(count.min(PREALLOC_LIMIT));
+            for _ in 0..count {
+                items.push(decode_at(r, depth + 1)?);
+            }
+            Value::List(items)
+        }
+        TAG_MAP => Value::Map(decode_entries(r, depth, "a Map key")?),
+        TAG_JSON => Value::Json(r.str("a Json value")?.to_owned()),
+        TAG_STRUCT => Value::Struct(decode_entries(r, depth, "a Struct field name")?),
+        other => return Err(CodecError::UnknownTag(other)),
+    })
+}
+
+/// The entries of a Map or Struct: count, then (name, value) pairs.
+fn decode_entries(
+    r: &mut Reader<'_>,
+    depth: usize,
+    what: &'static str,
+) -> Result<Vec<(String, Value)>, CodecError> {
+    if depth >= MAX_VALUE_DEPTH {
+        return Err(CodecError::TooDeep);
+    }
+    let count = r.count("a Map's or Struct's entries", 2)?;
+    let mut entries = Vec::with_capacity(count.min(PREALLOC_LIMIT));
+    for _ in 0..count {
+        let name = r.str(what)?.to_owned();
+        entries.push((name, decode_at(r, depth + 1)?));
+    }
+    Ok(entries)
+}
+
+fn put_entries(entries: &[(String, Value)], out: &mut Vec<u8>) {
+    put_varint(entries.len() as u64, out);
+    for (name, value) in entries {
+        put_len_prefixed(name.as_bytes(), out);
+        encode_value(value, out);
+    }
+}
+
+fn put_len_prefixed(bytes: &[u8], out: &mut Vec<u8>) {
+    put_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last byte.
+fn put_varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        // Truncation to the low 7 bits is the point.
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    // Bits needed (at least 1), 7 per byte, rounded up.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn len_prefixed_len(len: usize) -> usize {
+    varint_len(len as u64) + len
+}
+
+/// The size [`encode_value`] will write, so a row can frame a value without a scratch buffer.
+fn encoded_len(value: &Value) -> usize {
+    1 + match value {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Int32(_) | Value::Float(_) => 4,
+        Value::Int64(_) | Value::Double(_) | Value::UnixTimestamp(_) => 8,
+        Value::Bytes(b) => len_prefixed_len(b.len()),
+        Value::String(s) | Value::Json(s) => len_prefixed_len(s.len()),
+        Value::List(items) => {
+            varint_len(items.len() as u64) + items.iter().map(encoded_len).sum::<usize>()
+        }
+        Value::Map(entries) | Value::Struct(entries) => {
+            varint_len(entries.len() as u64)
+                + entries
+                    .iter()
+                    .map(|(name, value)| len_prefixed_len(name.len()) + encoded_len(value))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// A bounds-checked reader consuming `rest` from the front.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], CodecError> {
+        let Some((head, rest)) = self.rest.split_first_chunk::<N>() else {
+            return Err(CodecError::Truncated {
+                what,
+                needed: N as u64,
+                available: self.rest.len(),
+            });
+        };
+        self.rest = rest;
+        Ok(*head)
+    }
+
+    fn varint(&mut self, what: &'static str) -> Result<u64, CodecError> {
+        let mut v: u64 = 0;
+        for (i, &byte) in self.rest.iter().enumerate().take(10) {
+            let bits = u64::from(byte & 0x7f);
+            // The 10th byte may only carry the 64th bit.
+            if i == 9 && bits > 1 {
+                return Err(CodecError::BadVarint { what });
+            }
+            v |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                // A trailing zero byte would be a second spelling of a shorter varint; refusing
+                // it keeps every value's encoding unique.
+                if byte == 0 && i > 0 {
+                    return Err(CodecError::BadVarint { what });
+                }
+                self.rest = self.rest.get(i + 1..).unwrap_or_default();
+                return Ok(v);
+            }
+        }
+        if self.rest.len() >= 10 {
+            Err(CodecError::BadVarint { what })
+        } else {
+            Err(CodecError::Truncated {
+                what,
+                needed: self.rest.len() as u64 + 1,
+                available: self.rest.len(),
+            })
+        }
+    }
+
+    /// A varint length followed by that many bytes.
+    fn len_prefixed(&mut self, what: &'static str) -> Result<&'a [u8], CodecError> {
+        let len = self.varint(what)?;
+        let taken = usize::try_from(len)
+            .ok()
+            .and_then(|n| self.rest.split_at_checked(n));
+        let Some((bytes, rest)) = taken else {
+            return Err(CodecError::Truncated {
+                what,
+                needed: len,
+                available: self.rest.len(),
+            });
+        };
+        self.rest = rest;
+        Ok(bytes)
+    }
+
+    fn str(&mut self, what: &'static str) -> Result<&'a str, CodecError> {
+        std::str::from_utf8(self.len_prefixed(what)?).map_err(|_| CodecError::InvalidUtf8 { what })
+    }
+
+    /// A varint element count, rejected at once if the remaining input cannot hold that many
+    /// elements of at least `min_size` bytes each.
+    fn count(&mut self, what: &'static str, min_size: u64) -> Result<usize, CodecError> {
+        let count = self.varint(what)?;
+        let needed = count.saturating_mul(min_size);
+        match usize::try_from(count) {
+            Ok(n) if needed <= self.rest.len() as u64 => Ok(n),
+            _ => Err(CodecError::Truncated {
+                what,
+                needed,
+                available: self.rest.len(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn enc(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_value(value, &mut out);
+        out
+    }
+
+    /// Equality that compares floats by their bits, so NaN round trips can be checked.
+    fn bit_eq(a: &Value, b: &Value) -> bool {
+        let entries_eq = |x: &[(String, Value)], y: &[(String, Value)]| {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, vx), (ky, vy))| kx == ky && bit_eq(vx, vy))
+        };
+        match (a, b) {
+            (Value::Double(x), Value::Double(y)) => x.to_bits() == y.to_bits(),
+            (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+            (Value::List(x), Value::List(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| bit_eq(x, y))
+            }
+            (Value::Map(x), Value::Map(y)) | (Value::Struct(x), Value::Struct(y)) => {
+                entries_eq(x, y)
+            }
+            _ => a == b,
+        }
+    }
+
+    fn s(text: &str) -> Value {
+        Value::String(text.into())
+    }
+
+    #[test]
+    fn golden_values() {
+        let cases: Vec<(Value, Vec<u8>)> = vec![
+            (Value::Null, vec![0x00]),
+            (Value::Int64(1001), vec![0x04, 0xe9, 0x03, 0, 0, 0, 0, 0, 0]),
+            (s("ab"), vec![0x02, 0x02, b'a', b'b']),
+            (Value::Bytes(vec![0xff]), vec![0x01, 0x01, 0xff]),
+            (Value::Int32(-1), vec![0x03, 0xff, 0xff, 0xff, 0xff]),
+            (Value::Double(1.0), vec![0x05, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]),
+            (Value::Bool(true), vec![0x07, 0x01]),
+            (Value::UnixTimestamp(1), vec![0x08, 1, 0, 0, 0, 0, 0, 0, 0]),
+            (Value::Json("{}".into()), vec![0x0c, 0x02, b'{', b'}']),
+            (
+                Value::List(vec![Value::Float(1.0), Value::Float(-2.5)]),
+                vec![
+                    0x0a, 0x02, // List of 2
+                    0x06, 0x00, 0x00, 0x80, 0x3f, // Float 1.0
+                    0x06, 0x00, 0x00, 0x20, 0xc0, // Float -2.5
+                ],
+            ),
+            (
+                Value::Map(vec![("k".into(), Value::Int32(1))]),
+                vec![0x0b, 0x01, 0x01, b'k', 0x03, 0x01, 0x00, 0x00, 0x00],
+            ),
+            (
+                Value::Struct(vec![
+                    ("a".into(), Value::Bool(true)),
+                    ("b".into(), Value::Null),
+                ]),
+                vec![0x0d, 0x02, 0x01, b'a', 0x07, 0x01, 0x01, b'b', 0x00],
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(enc(&value), want, "{value:?}");
+            assert_eq!(encoded_len(&value), want.len(), "{value:?}");
+            assert_eq!(decode_value(&want).unwrap(), (value, want.len()));
+        }
+    }
+
+    #[test]
+    fn golden_row() {
+        let mut out = Vec::new();
+        encode_row(1, -1, &[("a", &Value::Int32(5))], &mut out);
+        let want = [
+            &[0x01][..],                     // format version
+            &[1, 0, 0, 0, 0, 0, 0, 0],       // event_ts
+            &[0xff; 8],                      // created_ts = -1
+            &[0x01],                         // one feature
+            &[0x01, b'a'],                   // name
+            &[0x05],                         // value length
+            &[0x03, 0x05, 0x00, 0x00, 0x00], // Int32 5
+        ]
+        .concat();
+        assert_eq!(out, want);
+        assert_eq!(decode_row_header(&out).unwrap(), (1, -1));
+    }
+
+    #[test]
+    fn long_strings_use_multi_byte_varints() {
+        let v = s(&"x".repeat(300));
+        let bytes = enc(&v);
+        assert_eq!(&bytes[..3], &[0x02, 0xac, 0x02]);
+        assert_eq!(bytes.len(), 303);
+        assert_eq!(encoded_len(&v), 303);
+        assert_eq!(decode_value(&bytes).unwrap(), (v, 303));
+    }
+
+    #[test]
+    fn varints_round_trip_at_the_edges() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(v, &mut out);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+            let mut r = Reader { rest: &out };
+            assert_eq!(r.varint("test").unwrap(), v);
+            assert!(r.rest.is_empty());
+        }
+        // 11 bytes, and a 10th byte carrying more than the 64th bit
+        let mut r = Reader { rest: &[0xff; 11] };
+        assert!(matches!(r.varint("t"), Err(CodecError::BadVarint { .. })));
+        let mut too_big = vec![0xff; 9];
+        too_big.push(0x02);
+        let mut r = Reader { rest: &too_big };
+        assert!(matches!(r.varint("t"), Err(CodecError::BadVarint { .. })));
+        // overlong: 0 spelled in two bytes
+        let mut r = Reader {
+            rest: &[0x80, 0x00],
+        };
+        assert!(matches!(r.varint("t"), Err(CodecError::BadVarint { .. })));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(enc(&Value::Int64(42)).len(), 9);
+        assert_eq!(enc(&s("0123456789")).len(), 12);
+        let short_map = Value::Map(vec![("k1".into(), s("v1")), ("k2".into(), s("v2"))]);
+        let short_struct = Value::Struct(vec![("f1".into(), s("v1")), ("f2".into(), s("v2"))]);
+        let (f1, f2, f3, n) = (
+            Value::Float(0.5),
+            Value::Float(1.5),
+            Value::Float(2.5),
+            Value::Int64(1_000_000),
+        );
+        let mut row = Vec::new();
+        encode_row(
+            1_700_000_000_000_000,
+            1_700_000_000_000_001,
+            &[
+                ("f1", &f1),
+                ("f2", &f2),
+                ("f3", &f3),
+                ("n", &n),
+                ("m", &short_map),
+                ("st", &short_struct),
+            ],
+            &mut row,
+        );
+        // header 18, then (name + value length + value): 3 × (3 + 1 + 5) Floats,
+        // (2 + 1 + 9) Int64, (2 + 1 + 16) Map, (3 + 1 + 16) Struct
+        assert_eq!(row.len(), 18 + 27 + 12 + 19 + 20);
+        assert_eq!(row.len(), 96);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(matches!(
+            decode_value(&[]),
+            Err(CodecError::Truncated { .. })
+        ));
+        assert_eq!(decode_value(&[9]), Err(CodecError::UnknownTag(9)));
+        assert_eq!(decode_value(&[14]), Err(CodecError::UnknownTag(14)));
+        assert_eq!(decode_value(&[7, 2]), Err(CodecError::InvalidBool(2)));
+        assert_eq!(
+            decode_value(&[2, 2, 0xc3, 0x28]),
+            Err(CodecError::InvalidUtf8 {
+                what: "a String value"
+            })
+        );
+        assert!(matches!(
+            decode_value(&[11, 1, 1, 0xff, 0]),
+            Err(CodecError::InvalidUtf8 { .. })
+        ));
+        // a List claiming 2^63 elements in a 4-byte input
+        let mut huge = vec![10];
+        put_varint(1 << 63, &mut huge);
+        assert!(matches!(
+            decode_value(&huge),
+            Err(CodecError::Truncated { .. })
+        ));
+        // a string longer than the input
+        assert!(matches!(
+            decode_value(&[2, 5, b'a']),
+            Err(CodecError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let mut ok = Value::Null;
+        for _ in 0..MAX_VALUE_DEPTH {
+            ok = Value::List(vec![ok]);
+        }
+        assert!(bit_eq(&decode_value(&enc(&ok)).unwrap().0, &ok));
+        let too_deep = Value::Struct(vec![("x".into(), ok)]);
+        assert_eq!(decode_value(&enc(&too_deep)), Err(CodecError::TooDeep));
+        // hostile input: a long run of "List of 1" headers
+        let hostile: Vec<u8> = [10, 1].repeat(100_000);
+        assert_eq!(decode_value(&hostile), Err(CodecError::TooDeep));
+    }
+
+    #[test]
+    fn nan_round_trips_bit_exactly() {
+        for bits in [0x7fc0_0001u32, 0xffc0_0000, 0x7f80_0001] {
+            let v = Value::Float(f32::from_bits(bits));
+            match decode_value(&enc(&v)).unwrap().0 {
+                Value::Float(f) => assert_eq!(f.to_bits(), bits),
+                other => panic!("{other:?}"),
+            }
+        }
+        for bits in [0x7ff8_0000_0000_0001u64, 0xfff0_0000_0000_0001] {
+            let v = Value::Double(f64::from_bits(bits));
+            match decode_value(&enc(&v)).unwrap().0 {
+                Value::Double(f) => assert_eq!(f.to_bits(), bits),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_view_that_gained_and_lost_features() {
+        let (a, b) = (Value::Int64(1), s("bee"));
+        let mut row = Vec::new();
+        encode_row(10, 20, &[("a", &a), ("b", &b)], &mut row);
+        let r = RowRef::parse(&row).unwrap();
+        assert_eq!((r.event_ts_micros(), r.created_ts_micros()), (10, 20));
+        assert_eq!(
+            r.features(&["b", "c"]).unwrap(),
+            vec![Some(b.clone()), None]
+        );
+        assert_eq!(
+            r.features(&["b", "a", "b"]).unwrap(),
+            vec![Some(b.clone()), Some(a), Some(b)]
+        );
+        assert_eq!(r.features(&[]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn rows_with_a_repeated_name_read_the_first() {
+        let mut row = Vec::new();
+        encode_row(
+            0,
+            0,
+            &[("a", &Value::Int32(1)), ("a", &Value::Int32(2))],
+            &mut row,
+        );
+        let r = RowRef::parse(&row).unwrap();
+        assert_eq!(r.features(&["a"]).unwrap(), vec![Some(Value::Int32(1))]);
+    }
+
+    #[test]
+    fn bad_rows_are_errors() {
+        let mut row = Vec::new();
+        encode_row(1, 2, &[("a", &Value::Int32(7))], &mut row);
+        for cut in 0..row.len() {
+            assert!(RowRef::parse(&row[..cut]).is_err(), "prefix {cut}");
+        }
+        for cut in 0..ROW_HEADER_LEN {
+            assert!(decode_row_header(&row[..cut]).is_err(), "prefix {cut}");
+        }
+        let mut trailing = row.clone();
+        trailing.push(0);
+        assert_eq!(
+            RowRef::parse(&trailing).unwrap_err(),
+            CodecError::TrailingBytes(1)
+        );
+        let mut v2 = row.clone();
+        v2[0] = 2;
+        assert_eq!(
+            RowRef::parse(&v2).unwrap_err(),
+            CodecError::UnsupportedRowVersion(2)
+        );
+        assert_eq!(
+            decode_row_header(&v2).unwrap_err(),
+            CodecError::UnsupportedRowVersion(2)
+        );
+        // value length 6 framing a 5-byte Int32 plus one stray byte
+        let mut framed = row[..ROW_HEADER_LEN + 3].to_vec();
+        framed.extend_from_slice(&[6, 3, 7, 0, 0, 0, 0]);
+        let r = RowRef::parse(&framed).unwrap();
+        assert_eq!(
+            r.features(&["a"]).unwrap_err(),
+            CodecError::ValueLengthMismatch {
+                name: "a".into(),
+                declared: 6,
+                actual: 5
+            }
+        );
+        // a damaged value is only an error when it is asked for
+        let mut damaged = row[..ROW_HEADER_LEN + 3].to_vec();
+        damaged.extend_from_slice(&[2, 7, 2]);
+        let r = RowRef::parse(&damaged).unwrap();
+        assert_eq!(r.features(&["x"]).unwrap(), vec![None]);
+        assert_eq!(r.features(&["a"]).unwrap_err(), CodecError::InvalidBool(2));
+    }
+
+    fn arb_name() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[a-z_]{0,8}", 1 => any::<String>()]
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            prop::collection::vec(any::<u8>(), 0..16).prop_map(Value::Bytes),
+            any::<String>().prop_map(Value::String),
+            any::<i32>().prop_map(Value::Int32),
+            any::<i64>().prop_map(Value::Int64),
+            any::<u64>().prop_map(|b| Value::Double(f64::from_bits(b))),
+            any::<f64>().prop_map(Value::Double),
+            any::<u32>().prop_map(|b| Value::Float(f32::from_bits(b))),
+            any::<f32>().prop_map(Value::Float),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::UnixTimestamp),
+            any::<String>().prop_map(Value::Json),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
+                prop::collection::vec((arb_name(), inner.clone()), 0..6).prop_map(Value::Map),
+                prop::collection::vec((arb_name(), inner), 0..6).prop_map(Value::Struct),
+            ]
+        })
+    }
+
+    /// Distinct feature names with values.
+    fn arb_features() -> impl Strategy<Value = Vec<(String, Value)>> {
+        prop::collection::btree_map(arb_name(), arb_value(), 0..8)
+            .prop_map(|m| m.into_iter().collect())
+            .prop_shuffle()
+    }
+
+    fn borrowed(features: &[(String, Value)]) -> Vec<(&str, &Value)> {
+        features.iter().map(|(k, v)| (k.as_str(), v)).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn values_round_trip(value in arb_value(), suffix in any::<Vec<u8>>()) {
+            let mut bytes = enc(&value);
+            let len = bytes.len();
+            prop_assert_eq!(encoded_len(&value), len);
+            bytes.extend_from_slice(&suffix);
+            let (decoded, used) = decode_value(&bytes).unwrap();
+            prop_assert_eq!(used, len);
+            prop_assert!(bit_eq(&decoded, &value), "{:?} != {:?}", decoded, value);
+            prop_assert_eq!(enc(&decoded), &bytes[..len]);
+        }
+
+        #[test]
+        fn truncated_values_are_errors(value in arb_value()) {
+            let bytes = enc(&value);
+            for cut in 0..bytes.len() {
+                prop_assert!(decode_value(&bytes[..cut]).is_err(), "prefix {}", cut);
+            }
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in any::<Vec<u8>>()) {
+            if let Ok((value, used)) = decode_value(&bytes) {
+                prop_assert!(used <= bytes.len());
+                prop_assert_eq!(enc(&value).len(), used);
+            }
+            if let Ok(row) = RowRef::parse(&bytes) {
+                let _ = row.features(&["a", "", "b"]);
+            }
+            let _ = decode_row_header(&bytes);
+        }
+
+        #[test]
+        fn parsing_damaged_rows_never_panics(
+            features in arb_features(),
+            edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        ) {
+            let mut row = Vec::new();
+            encode_row(0, 0, &borrowed(&features), &mut row);
+            for (at, b) in edits {
+                let len = row.len();
+                row[at % len] = b;
+            }
+            if let Ok(r) = RowRef::parse(&row) {
+                let names: Vec<&str> = features.iter().map(|(k, _)| k.as_str()).collect();
+                let _ = r.features(&names);
+            }
+        }
+
+        #[test]
+        fn rows_round_trip(
+            event in any::<i64>(),
+            created in any::<i64>(),
+            features in arb_features(),
+            extra in prop::collection::vec(arb_name(), 0..4),
+        ) {
+            let mut row = b"reused buffer".to_vec();
+            let start = row.len();
+            encode_row(event, created, &borrowed(&features), &mut row);
+            let row = &row[start..];
+            prop_assert_eq!(decode_row_header(row).unwrap(), (event, created));
+            let r = RowRef::parse(row).unwrap();
+            prop_assert_eq!((r.event_ts_micros(), r.created_ts_micros()), (event, created));
+            // Ask for every stored feature in reverse, interleaved with names the row lacks.
+            let stored: Vec<&str> = features.iter().rev().map(|(k, _)| k.as_str()).collect();
+            let mut asked: Vec<&str> = Vec::new();
+            for (i, name) in stored.iter().enumerate() {
+                asked.push(name);
+                if let Some(x) = extra.get(i) {
+                    asked.push(x);
+                }
+            }
+            let got = r.features(&asked).unwrap();
+            prop_assert_eq!(got.len(), asked.len());
+            for (name, value) in asked.iter().zip(&got) {
+                let want = features.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+                match (want, value) {
+                    (Some(w), Some(v)) => prop_assert!(bit_eq(w, v), "{}: {:?} != {:?}", name, v, w),
+                    (None, None) => {}
+                    _ => prop_assert!(false, "{}: wanted {:?}, got {:?}", name, want, value),
+                }
+            }
+            for cut in 0..row.len() {
+                prop_assert!(RowRef::parse(&row[..cut]).is_err(), "prefix {}", cut);
+            }
+        }
+
+        #[test]
+        fn features_returns_the_asked_subset_in_order(
+            features in arb_features(),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let mut row = Vec::new();
+            encode_row(0, 0, &borrowed(&features), &mut row);
+            let r = RowRef::parse(&row).unwrap();
+            let asked: Vec<&str> = if features.is_empty() {
+                vec!["missing"]
+            } else {
+                picks.iter().map(|p| p.get(&features).0.as_str()).collect()
+            };
+            let got = r.features(&asked).unwrap();
+            for (name, value) in asked.iter().zip(&got) {
+                let want = features.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+                prop_assert_eq!(want.is_some(), value.is_some());
+                if let (Some(w), Some(v)) = (want, value) {
+                    prop_assert!(bit_eq(w, v));
+                }
+            }
+        }
+    }
+}
