@@ -584,3 +584,40 @@ fn a_killed_materialization_leaves_committed_batches_readable_and_no_interval() 
         1
     );
 }
+
+#[test]
+fn a_source_may_be_a_directory_of_parquet_files() {
+    let t0 = 1_700_000_000;
+    let (_tmp, repo) = custom_repo(&[batch(&[(1, t0 + 10, t0, 1.0, 1)])], VIEW_A);
+    let parts = repo.join("data/parts");
+    std::fs::create_dir(&parts).unwrap();
+    std::fs::rename(repo.join("data/src.parquet"), parts.join("part-0.parquet")).unwrap();
+    // A second part holds a newer row for entity 1 and a row for entity 2.
+    let file = std::fs::File::create(parts.join("part-1.parquet")).unwrap();
+    let b = batch(&[(1, t0 + 20, t0, 2.0, 2), (2, t0 + 5, t0, 3.0, 3)]);
+    let mut w = ArrowWriter::try_new(file, b.schema(), None).unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    std::fs::write(parts.join("README.txt"), "not parquet, ignored").unwrap();
+    let defs = std::fs::read_to_string(repo.join("defs.yaml")).unwrap();
+    std::fs::write(
+        repo.join("defs.yaml"),
+        defs.replace("data/src.parquet", "data/parts"),
+    )
+    .unwrap();
+    run(&repo, &["apply"]).success();
+    let r = run(&repo, &["materialize", &ts(t0), &ts(t0 + 30)]).success();
+    assert!(
+        r.stdout
+            .contains("3 rows read (3 in the window), 2 entities written"),
+        "{}",
+        r.stdout
+    );
+    let store = open_store(&repo);
+    let rows = read(&store, "p", "v", &[key("id", 1), key("id", 2)], &["a"]);
+    let values: Vec<_> = rows
+        .iter()
+        .map(|r| r.as_ref().unwrap().values[0].clone())
+        .collect();
+    assert_eq!(values, [Some(Value::Float(2.0)), Some(Value::Float(3.0))]);
+}

@@ -220,13 +220,13 @@ struct Bars {
 }
 
 impl Bars {
-    fn start(&mut self, total: u64, what: &str) {
+    fn start(&mut self, total: u64, what: &str, unit: &str) {
         if let Some(old) = self.bar.take() {
             old.finish();
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stdout());
         let style = ProgressStyle::with_template(&format!(
-            "  {what:7} {{bar:40}} {{human_pos}}/{{human_len}} [{{elapsed_precise}}<{{eta_precise}}, {{per_sec}}]"
+            "  {what:5} {{bar:40}} {{human_pos}}/{{human_len}} {unit} [{{elapsed_precise}}<{{eta_precise}}, {{per_sec:0}}]"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
@@ -236,7 +236,7 @@ impl Bars {
 
 impl Progress for Bars {
     fn reading(&mut self, total: u64) {
-        self.start(total, "read");
+        self.start(total, "read", "rows");
     }
     fn read(&mut self, n: u64) {
         if let Some(b) = &self.bar {
@@ -244,7 +244,7 @@ impl Progress for Bars {
         }
     }
     fn writing(&mut self, total: u64) {
-        self.start(total, "write");
+        self.start(total, "write", "entities");
     }
     fn wrote(&mut self, n: u64) {
         if let Some(b) = &self.bar {

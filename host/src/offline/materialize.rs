@@ -202,3 +202,67 @@ pub fn record_interval(registry_path: &Path, spec: &FeatureView, job: &Job) -> R
     save_registry(registry_path, &registry)?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Meta;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn view(ttl_seconds: u64, intervals: &[(&str, &str)]) -> Stored<FeatureView> {
+        Stored {
+            spec: FeatureView {
+                name: "v".into(),
+                entities: vec![],
+                entity_columns: vec![],
+                features: vec![],
+                ttl_seconds,
+                batch_source: "s".into(),
+                stream_source: None,
+                online: true,
+                offline: false,
+                description: String::new(),
+                tags: Default::default(),
+                owner: String::new(),
+            },
+            meta: Meta {
+                created_timestamp: t("2026-01-01T00:00:00Z"),
+                last_updated_timestamp: t("2026-01-01T00:00:00Z"),
+                materialization_intervals: intervals
+                    .iter()
+                    .map(|(s, e)| MaterializationInterval {
+                        start_time: t(s),
+                        end_time: t(e),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn incremental_start_follows_feasts_three_rules() {
+        let now = t("2026-11-24T12:00:00Z");
+        // 1. The latest end of the recorded windows, whatever their order.
+        let v = view(
+            86_400,
+            &[
+                ("2026-11-20T00:00:00Z", "2026-11-22T00:00:00Z"),
+                ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+            ],
+        );
+        assert_eq!(incremental_start(&v, now), t("2026-11-22T00:00:00Z"));
+        // 2. Never materialized: now - ttl.
+        assert_eq!(
+            incremental_start(&view(7_200, &[]), now),
+            t("2026-11-24T10:00:00Z")
+        );
+        // 3. No ttl either: now - 52 weeks.
+        assert_eq!(
+            incremental_start(&view(0, &[]), now),
+            t("2025-11-25T12:00:00Z")
+        );
+    }
+}
