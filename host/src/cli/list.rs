@@ -5,7 +5,8 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::registry::{Policy, Registry, SourceKind, Stored, load_registry};
+use super::require_registry;
+use crate::registry::{Policy, Registry, SourceKind, Stored};
 use crate::repo::RepoConfig;
 
 /// `list`, or `describe NAME`.
@@ -24,16 +25,6 @@ enum ListAction {
         /// Its name.
         name: String,
     },
-}
-
-fn registry(config: &RepoConfig) -> Result<Registry> {
-    match load_registry(&config.registry_path)? {
-        Some(r) => Ok(r),
-        None => bail!(
-            "no registry at {}: run `edgefeat apply` first",
-            config.registry_path.display()
-        ),
-    }
 }
 
 /// Prints rows under headers, columns padded to their widest cell, two spaces apart.
@@ -81,7 +72,7 @@ macro_rules! list_or_describe {
     ($fn:ident, $kind:literal, $field:ident, $headers:expr, $row:expr) => {
         /// Lists or describes the objects of one kind.
         pub(super) fn $fn(config: &RepoConfig, cmd: &ListCommand) -> Result<()> {
-            let r = registry(config)?;
+            let r = require_registry(config)?;
             match &cmd.action {
                 ListAction::Describe { name } => describe($kind, &r.$field, name),
                 ListAction::List => {
@@ -190,7 +181,7 @@ list_or_describe!(
 
 /// `feature-views list` shows on-demand views too, with their type, as Feast's does.
 pub(super) fn feature_views(config: &RepoConfig, cmd: &ListCommand) -> Result<()> {
-    let r = registry(config)?;
+    let r = require_registry(config)?;
     if let ListAction::Describe { name } = &cmd.action {
         return match r.on_demand_feature_views.get(name) {
             Some(_) => describe("on demand feature view", &r.on_demand_feature_views, name),
@@ -221,6 +212,9 @@ pub(super) fn feature_views(config: &RepoConfig, cmd: &ListCommand) -> Result<()
 
 /// `registry-dump`: the whole registry as JSON.
 pub(super) fn registry_dump(config: &RepoConfig) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(&registry(config)?)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&require_registry(config)?)?
+    );
     Ok(())
 }

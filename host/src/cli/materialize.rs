@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::require_registry;
 use crate::offline::materialize::{
     Job, NoProgress, Outcome, Progress, incremental_start, record_interval, run_job, select_views,
     skipped_odfvs,
 };
 use crate::online;
-use crate::registry::{Registry, load_registry};
+use crate::registry::Registry;
 use crate::repo::RepoConfig;
 use crate::types::time::{format_python, parse_timestamp};
 
@@ -60,16 +61,6 @@ fn ts(text: &str, what: &str) -> Result<DateTime<Utc>> {
     parse_timestamp(text).map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }
 
-fn registry(config: &RepoConfig) -> Result<Registry> {
-    match load_registry(&config.registry_path)? {
-        Some(r) => Ok(r),
-        None => bail!(
-            "no registry at {}: run `edgefeat apply` first",
-            config.registry_path.display()
-        ),
-    }
-}
-
 pub(super) fn run(config: &RepoConfig, args: &MaterializeArgs) -> Result<()> {
     let (start, end) = if args.disable_event_timestamp {
         (DateTime::UNIX_EPOCH, Utc::now())
@@ -86,7 +77,7 @@ pub(super) fn run(config: &RepoConfig, args: &MaterializeArgs) -> Result<()> {
             format_python(end)
         );
     }
-    let registry = registry(config)?;
+    let registry = require_registry(config)?;
     let views = select_views(&registry, &args.views)?;
     println!(
         "Materializing {} feature views from {} to {} into the lmdb online store.\n",
@@ -107,7 +98,7 @@ pub(super) fn run(config: &RepoConfig, args: &MaterializeArgs) -> Result<()> {
 
 pub(super) fn run_incremental(config: &RepoConfig, args: &IncrementalArgs) -> Result<()> {
     let end = ts(&args.end, "END_TS")?;
-    let registry = registry(config)?;
+    let registry = require_registry(config)?;
     let views = select_views(&registry, &args.views)?;
     println!(
         "Materializing {} feature views to {} into the lmdb online store.\n",

@@ -112,6 +112,17 @@ fn load_config(repo: &Path, yaml: Option<&Path>) -> Result<RepoConfig> {
     Ok(config)
 }
 
+/// The registry, or an error saying to run `apply` first.
+fn require_registry(config: &RepoConfig) -> Result<crate::registry::Registry> {
+    match crate::registry::load_registry(&config.registry_path)? {
+        Some(r) => Ok(r),
+        None => anyhow::bail!(
+            "no registry at {}: run `edgefeat apply` first",
+            config.registry_path.display()
+        ),
+    }
+}
+
 /// An error whose message has already been printed in full; `main` only sets the exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
