@@ -20,10 +20,10 @@
 //! null → `Null`. That is what Feast's Python conversion produces from the Python objects
 //! pyarrow hands it.
 //!
-//! serde_json is built without its `preserve_order` feature, so JSON objects are iterated in key
-//! order: a `Map` read from JSON lists its entries sorted by key, and the JSON text made from an
-//! Arrow struct or map has its keys sorted. `Struct` values are unaffected: they always follow
-//! the declared field order.
+//! serde_json is built with its `preserve_order` feature, so JSON objects keep the order they
+//! were written in, as Python dicts do: a `Map` read from JSON lists its entries in document
+//! order, and the JSON text made from an Arrow struct follows the struct's field order.
+//! `Struct` values always follow the declared field order.
 
 use std::ops::Range;
 
@@ -1477,12 +1477,12 @@ mod tests {
             ],
             &[],
         );
-        // Keys come out sorted: serde_json is built without `preserve_order`.
+        // Keys keep the struct's field order (serde_json's `preserve_order`).
         assert_eq!(
             convert_all(&st, &DType::Json),
             [
-                Value::Json(r#"{"a":"x","b":1}"#.into()),
-                Value::Json(r#"{"a":null,"b":2}"#.into())
+                Value::Json(r#"{"b":1,"a":"x"}"#.into()),
+                Value::Json(r#"{"b":2,"a":null}"#.into())
             ]
         );
         let list = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
@@ -1626,13 +1626,13 @@ mod tests {
         assert_eq!(
             c.value(0).unwrap(),
             Value::Map(entries(&[
+                ("z", Value::Int64(1)),
                 ("a", s("x")),
                 ("f", Value::Double(1.5)),
-                ("l", Value::List(vec![Value::Int64(1)])),
-                ("n", Value::Null),
-                ("o", Value::Map(entries(&[("k", s("v"))]))),
                 ("t", Value::Bool(true)),
-                ("z", Value::Int64(1)),
+                ("n", Value::Null),
+                ("l", Value::List(vec![Value::Int64(1)])),
+                ("o", Value::Map(entries(&[("k", s("v"))]))),
             ]))
         );
         assert_eq!(c.value(1).unwrap(), Value::Null);
@@ -2137,7 +2137,7 @@ mod tests {
     fn json_json() {
         assert_eq!(
             j(json!({"b": 1, "a": [true]}), "Json"),
-            Ok(Value::Json(r#"{"a":[true],"b":1}"#.into()))
+            Ok(Value::Json(r#"{"b":1,"a":[true]}"#.into()))
         );
         assert_eq!(
             j(json!("{\"x\": 1}"), "Json"),
@@ -2163,13 +2163,13 @@ mod tests {
                 "Map"
             ),
             Ok(Value::Map(entries(&[
+                ("z", Value::Int64(1)),
                 ("a", s("x")),
                 ("f", Value::Double(1.5)),
-                ("l", Value::List(vec![Value::Int64(1), s("y")])),
-                ("n", Value::Null),
-                ("o", Value::Map(entries(&[("k", Value::Int64(2))]))),
                 ("t", Value::Bool(false)),
-                ("z", Value::Int64(1)),
+                ("n", Value::Null),
+                ("l", Value::List(vec![Value::Int64(1), s("y")])),
+                ("o", Value::Map(entries(&[("k", Value::Int64(2))]))),
             ])))
         );
         assert_eq!(
