@@ -11,4 +11,5 @@ pub mod offline;
 pub mod online;
 pub mod registry;
 pub mod repo;
+pub mod serving;
 pub mod types;

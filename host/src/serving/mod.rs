@@ -1,0 +1,4 @@
+//! The serving core: requests in, responses out, with no knowledge of HTTP. The HTTP layer only
+//! parses, calls it and renders, so another front (gRPC) could be added without touching it.
+
+pub mod response;
