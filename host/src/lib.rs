@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod fsio;
+pub mod http;
 pub mod offline;
 pub mod online;
 pub mod registry;

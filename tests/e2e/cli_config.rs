@@ -11,7 +11,7 @@ fn chdir_runs_against_another_directory() {
     let r = run(tmp.path(), &["-c", "demo", "apply"]).success();
     assert!(r.stdout.contains("Created entity driver"), "{}", r.stdout);
     assert!(repo.join("data/registry.db").exists());
-    let r = run(tmp.path(), &["apply", "--chdir", "nowhere"]).failure();
+    let r = run(tmp.path(), &["--chdir", "nowhere", "apply"]).failure();
     assert!(
         r.stderr.contains("-c/--chdir: cannot enter nowhere"),
         "{}",

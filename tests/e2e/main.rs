@@ -3,5 +3,7 @@
 mod cli_apply;
 mod cli_config;
 mod cli_init;
+mod http;
 mod materialize;
+mod serve;
 mod support;

@@ -621,3 +621,11 @@ fn a_source_may_be_a_directory_of_parquet_files() {
         .collect();
     assert_eq!(values, [Some(Value::Float(2.0)), Some(Value::Float(3.0))]);
 }
+
+/// The newest (conv_rate, avg_daily_trips) of each demo driver, for the serving tests.
+pub fn newest_demo_values(repo: &Path) -> BTreeMap<i64, (f32, i64)> {
+    expected_demo_rows(repo, i64::MIN, i64::MAX)
+        .into_iter()
+        .map(|(id, e)| (id, (e.conv_rate, e.trips)))
+        .collect()
+}

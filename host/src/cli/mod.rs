@@ -4,6 +4,7 @@ mod apply;
 mod init;
 mod list;
 mod materialize;
+mod serve;
 mod teardown;
 
 use std::path::{Path, PathBuf};
@@ -21,8 +22,9 @@ use crate::repo::RepoConfig;
 #[derive(Debug, Parser)]
 #[command(name = "edgefeat", version, max_term_width = 100)]
 pub struct Cli {
-    /// Run as if started in this directory (the feature repo).
-    #[arg(short = 'c', long = "chdir", global = true, value_name = "DIR")]
+    /// Run as if started in this directory (the feature repo). Give it before the command,
+    /// as with `feast -c DIR serve`: `serve` has its own `-c` (`--cert`).
+    #[arg(short = 'c', long = "chdir", value_name = "DIR")]
     pub chdir: Option<PathBuf>,
 
     /// The repo configuration file, relative to the repo [default: feature_store.yaml].
@@ -58,6 +60,8 @@ pub enum Command {
     Materialize(materialize::MaterializeArgs),
     /// Like `materialize`, each view starting where its last window ended.
     MaterializeIncremental(materialize::IncrementalArgs),
+    /// Serve features over HTTP with Feast's API (127.0.0.1:6566 by default).
+    Serve(serve::ServeArgs),
     /// Remove the online store's data and the registry.
     Teardown,
     /// List entities.
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::MaterializeIncremental(args) => {
             materialize::run_incremental(&load_config(&cwd, yaml)?, args)
         }
+        Command::Serve(args) => serve::run(load_config(&cwd, yaml)?, args, &cli.log_level),
         Command::Teardown => teardown::run(&load_config(&cwd, yaml)?),
         Command::Entities(c) => list::entities(&load_config(&cwd, yaml)?, c),
         Command::FeatureViews(c) => list::feature_views(&load_config(&cwd, yaml)?, c),

@@ -199,6 +199,9 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "offline_push_batching_batch_size",
             "offline_push_batching_batch_interval_seconds",
             "transformation_service_endpoint",
+            // edgefeat's own
+            "enforce_ttl",
+            "max_request_body_bytes",
         ],
     ),
 ];

@@ -1,4 +1,11 @@
 //! The serving core: requests in, responses out, with no knowledge of HTTP. The HTTP layer only
 //! parses, calls it and renders, so another front (gRPC) could be added without touching it.
 
+pub mod coerce;
+mod online;
+pub mod render;
 pub mod response;
+
+pub use online::{
+    OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features,
+};

@@ -1,0 +1,133 @@
+//! `edgefeat serve`: the HTTP feature server, with `feast serve`'s flags.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{ArgAction, Args};
+
+use crate::http::server::{serve, shutdown_signal};
+use crate::http::state::{AppState, watch_registry};
+use crate::http::{metrics, routes};
+use crate::online;
+use crate::repo::RepoConfig;
+
+/// Arguments of `serve` (Feast's, including `-h` for the host).
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ServeArgs {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// The address to listen on.
+    #[arg(short = 'h', long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port to listen on (0 picks a free one; the startup line says which).
+    #[arg(short, long, default_value_t = 6566)]
+    port: u16,
+    /// The server type; only `http`.
+    #[arg(short = 't', long = "type", default_value = "http", value_parser = ["http"])]
+    server_type: String,
+    /// Do not print a line per request.
+    #[arg(long)]
+    no_access_log: bool,
+    /// Seconds a client may take to send a request's headers, also between requests on a
+    /// kept-alive connection, before it is disconnected.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    keep_alive_timeout: u64,
+    /// Re-read the registry at least this often (0: only when the file changes).
+    #[arg(
+        short = 'r',
+        long = "registry_ttl_sec",
+        alias = "registry-ttl-sec",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    registry_ttl_sec: u64,
+    /// TLS private key (PEM), with --cert.
+    #[arg(short = 'k', long, value_name = "PATH")]
+    key: Option<PathBuf>,
+    /// TLS certificate chain (PEM), with --key.
+    #[arg(short = 'c', long, value_name = "PATH")]
+    cert: Option<PathBuf>,
+    /// Also serve /metrics on port 8000, where Feast serves its metrics.
+    #[arg(short = 'm', long)]
+    metrics: bool,
+}
+
+/// Feast's metrics port.
+const METRICS_PORT: u16 = 8000;
+
+fn init_logging(level: &str) {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "error" | "critical" => tracing::Level::ERROR,
+        "info" => tracing::Level::INFO,
+        "debug" => tracing::Level::DEBUG,
+        _ => tracing::Level::WARN,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Result<()> {
+    if args.key.is_some() || args.cert.is_some() {
+        bail!(
+            "TLS (--key/--cert) is not supported by this build yet; serve plain HTTP behind a TLS-terminating proxy for now"
+        );
+    }
+    init_logging(log_level);
+    metrics::install();
+    let store: Arc<dyn online::OnlineStore> = Arc::from(online::open(&config)?);
+    let project = config.project.clone();
+    let state = Arc::new(AppState::new(config, store)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        let addr = listener.local_addr()?;
+        let ttl = (args.registry_ttl_sec > 0).then(|| Duration::from_secs(args.registry_ttl_sec));
+        let _watcher = watch_registry(state.clone(), ttl);
+        let mut app = routes::router(state.clone());
+        if !args.no_access_log {
+            app = routes::with_access_log(app);
+        }
+        if args.metrics {
+            let metrics_listener =
+                tokio::net::TcpListener::bind((args.host.as_str(), METRICS_PORT))
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen on {}:{METRICS_PORT} for --metrics",
+                            args.host
+                        )
+                    })?;
+            let keep_alive = Duration::from_secs(args.keep_alive_timeout);
+            tokio::spawn(serve(
+                metrics_listener,
+                routes::metrics_router(),
+                keep_alive,
+                std::future::pending(),
+            ));
+        }
+        println!("edgefeat is serving project {project} on http://{addr} (Ctrl-C to stop)");
+        let _ = std::io::stdout().flush();
+        serve(
+            listener,
+            app,
+            Duration::from_secs(args.keep_alive_timeout),
+            shutdown_signal(),
+        )
+        .await?;
+        println!("edgefeat stopped");
+        Ok(())
+    })
+}

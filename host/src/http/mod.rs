@@ -1,0 +1,8 @@
+//! Framework-free pieces of the HTTP front: Feast's request models and error responses.
+
+pub mod error;
+pub mod metrics;
+pub mod models;
+pub mod routes;
+pub mod server;
+pub mod state;

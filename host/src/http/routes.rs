@@ -1,0 +1,214 @@
+//! The routes: Feast's feature-server API over the serving core.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::http::error::ApiError;
+use crate::http::models::{GetOnlineFeaturesRequest, parse_body};
+use crate::http::state::AppState;
+use crate::serving::render::render_online_response;
+use crate::serving::{OnlineRequest, ServingError, get_online_features};
+
+/// The OpenAPI description served at `/openapi.json`.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The application: every route, with Feast's 404 and 405 bodies.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/get-online-features", post(online_features))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { error_response(ApiError::detail(404, "Not Found")) })
+        .method_not_allowed_fallback(|| async {
+            error_response(ApiError::detail(405, "Method Not Allowed"))
+        })
+        .with_state(state)
+}
+
+/// A router serving only `/metrics`, for the separate metrics port of `serve --metrics`.
+pub fn metrics_router() -> Router {
+    Router::new()
+        .route("/metrics", get(|| async { metrics_text() }))
+        .fallback(|| async { error_response(ApiError::detail(404, "Not Found")) })
+}
+
+fn json(status: u16, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Renders an error as Feast does.
+pub fn error_response(e: ApiError) -> Response {
+    json(e.status, e.body)
+}
+
+/// Reads the whole body, refusing one over the limit with 413 (early, from Content-Length,
+/// when the client announces it).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let too_large = || {
+        error_response(ApiError::detail(
+            413,
+            &format!("Request body too large: the limit is {limit} bytes"),
+        ))
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+fn record(endpoint: &'static str, ok: bool, started: Instant, features: usize, views: usize) {
+    let status = if ok { "success" } else { "error" };
+    metrics::counter!("feast_feature_server_request_total", "endpoint" => endpoint, "status" => status)
+        .increment(1);
+    metrics::histogram!(
+        "feast_feature_server_request_latency_seconds",
+        "endpoint" => endpoint,
+        "feature_count" => features.to_string(),
+        "feature_view_count" => views.to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+}
+
+async fn online_features(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const ENDPOINT: &str = "/get-online-features";
+    let started = Instant::now();
+    let bytes = match read_body(&headers, body, state.body_limit).await {
+        Ok(b) => b,
+        Err(r) => {
+            record(ENDPOINT, false, started, 0, 0);
+            return r;
+        }
+    };
+    let req: GetOnlineFeaturesRequest = match parse_body(&bytes) {
+        Ok(r) => r,
+        Err(details) => {
+            record(ENDPOINT, false, started, 0, 0);
+            return error_response(ApiError::validation(&details));
+        }
+    };
+    // Feast labels latency by how many features and views were asked for.
+    let feature_count = req.features.len();
+    let view_count = {
+        let mut views: Vec<&str> = req
+            .features
+            .iter()
+            .filter_map(|f| f.split_once(':').map(|p| p.0))
+            .collect();
+        views.sort_unstable();
+        views.dedup();
+        views.len()
+    };
+    let snapshot = state.snapshot();
+    let request = OnlineRequest {
+        entities: &req.entities,
+        feature_service: req.feature_service.as_deref(),
+        features: &req.features,
+        full_feature_names: req.full_feature_names,
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    let read_started = Instant::now();
+    let result = get_online_features(&snapshot, state.store.as_ref(), &request, now);
+    metrics::histogram!("feast_feature_server_online_store_read_duration_seconds")
+        .record(read_started.elapsed().as_secs_f64());
+    let response = match result {
+        Ok(resp) => {
+            let rows = resp.columns.first().map_or(0, |c| c.values.len());
+            metrics::counter!("feast_online_features_request_total").increment(1);
+            metrics::histogram!("feast_online_features_entity_count").record(rows as f64);
+            let mut out = Vec::with_capacity(256 + rows * resp.columns.len() * 48);
+            match render_online_response(&resp, &mut out) {
+                Ok(()) => Ok(json(200, out)),
+                Err(e) => Err(ApiError::plain(500, &e.to_string())),
+            }
+        }
+        Err(ServingError::Feast {
+            status,
+            class,
+            message,
+        }) => Err(ApiError::feast(status, class, &message)),
+        Err(ServingError::Other(message)) => Err(ApiError::plain(500, &message)),
+    };
+    record(
+        ENDPOINT,
+        response.is_ok(),
+        started,
+        feature_count,
+        view_count,
+    );
+    response.unwrap_or_else(error_response)
+}
+
+/// 200 when the registry and the store can be read, else 503 (bodies empty, as Feast's).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    match state.health_problem() {
+        None => StatusCode::OK.into_response(),
+        Some(problem) => {
+            tracing::warn!("health check failed: {problem}");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+fn metrics_text() -> Response {
+    let text = crate::http::metrics::render();
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn metrics() -> Response {
+    metrics_text()
+}
+
+async fn openapi() -> Response {
+    json(200, OPENAPI.as_bytes().to_vec())
+}
+
+/// Adds a line per request on stderr, as uvicorn's access log: peer, request line, status and
+/// latency.
+pub fn with_access_log(app: Router) -> Router {
+    app.layer(axum::middleware::from_fn(access_log))
+}
+
+async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let peer = req
+        .extensions()
+        .get::<crate::http::server::Peer>()
+        .map_or_else(|| "-".to_string(), |p| p.0.to_string());
+    let line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
+    let response = next.run(req).await;
+    eprintln!(
+        "{peer} \"{line}\" {} {:.3}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}

@@ -1,0 +1,220 @@
+//! What the server shares between requests: the current registry snapshot (swapped whole when
+//! the registry file changes), the online store, and the settings.
+
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+
+use crate::online::OnlineStore;
+use crate::registry::{
+    FORMAT_NAME, FORMAT_VERSION, Meta, Project, Registry, Stored, load_registry,
+};
+use crate::repo::RepoConfig;
+use crate::serving::{ServingOptions, Snapshot};
+
+/// The request body limit when feature_store.yaml sets none: 16 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 << 20;
+
+/// The server's shared state.
+pub struct AppState {
+    snapshot: ArcSwap<Snapshot>,
+    /// The online store.
+    pub store: Arc<dyn OnlineStore>,
+    /// The repo configuration.
+    pub config: RepoConfig,
+    /// Serving settings.
+    pub options: ServingOptions,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Why the last registry load failed, if it did (reported by `/health`).
+    registry_error: Mutex<Option<String>>,
+}
+
+/// An empty registry of the configured project: what a server without a registry file serves
+/// (as Feast creates an empty one), until `apply` writes one.
+fn empty_registry(config: &RepoConfig) -> Registry {
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    Registry {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        serial: 0,
+        last_updated: epoch,
+        project: Stored {
+            spec: Project {
+                name: config.project.clone(),
+                description: config.project_description.clone().unwrap_or_default(),
+                tags: Default::default(),
+                owner: String::new(),
+            },
+            meta: Meta {
+                created_timestamp: epoch,
+                last_updated_timestamp: epoch,
+                materialization_intervals: Vec::new(),
+            },
+        },
+        entities: Default::default(),
+        data_sources: Default::default(),
+        feature_views: Default::default(),
+        on_demand_feature_views: Default::default(),
+        feature_services: Default::default(),
+        permissions: Default::default(),
+    }
+}
+
+/// Reads `feature_server` settings: `enforce_ttl` (bool) and `max_request_body_bytes`.
+pub fn serving_settings(config: &RepoConfig) -> (ServingOptions, usize) {
+    let fs = config.feature_server.as_ref();
+    let enforce_ttl = fs
+        .and_then(|f| f.get("enforce_ttl"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let limit = fs
+        .and_then(|f| f.get("max_request_body_bytes"))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_BODY_LIMIT);
+    (ServingOptions { enforce_ttl }, limit)
+}
+
+impl AppState {
+    /// Loads the registry (an empty one when there is no file yet; a damaged file fails
+    /// startup, as in Feast) and builds the state.
+    pub fn new(config: RepoConfig, store: Arc<dyn OnlineStore>) -> Result<AppState> {
+        let registry =
+            load_registry(&config.registry_path)?.unwrap_or_else(|| empty_registry(&config));
+        let (options, body_limit) = serving_settings(&config);
+        Ok(AppState {
+            snapshot: ArcSwap::from_pointee(Snapshot::new(Arc::new(registry), options)),
+            store,
+            config,
+            options,
+            body_limit,
+            registry_error: Mutex::new(None),
+        })
+    }
+
+    /// The snapshot requests are served from now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Re-reads the registry and swaps in a new snapshot if it changed. Requests in flight
+    /// finish on the snapshot they started with. A failed read keeps the old snapshot and is
+    /// reported by `/health`.
+    pub fn reload(&self) -> bool {
+        let loaded = load_registry(&self.config.registry_path);
+        let mut error = self
+            .registry_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match loaded {
+            Ok(registry) => {
+                *error = None;
+                let registry = registry.unwrap_or_else(|| empty_registry(&self.config));
+                let current = self.snapshot.load();
+                if current.registry.serial == registry.serial
+                    && current.registry.last_updated == registry.last_updated
+                {
+                    return false;
+                }
+                self.snapshot
+                    .store(Arc::new(Snapshot::new(Arc::new(registry), self.options)));
+                tracing::info!("registry reloaded");
+                true
+            }
+            Err(e) => {
+                tracing::warn!("registry reload failed, still serving the previous one: {e:#}");
+                *error = Some(format!("{e:#}"));
+                false
+            }
+        }
+    }
+
+    /// Why the server is not healthy, if it is not: the registry cannot be read, or the store
+    /// cannot begin a read.
+    pub fn health_problem(&self) -> Option<String> {
+        if let Some(e) = self
+            .registry_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Some(e);
+        }
+        let table = crate::online::Table {
+            project: &self.config.project,
+            view: "",
+        };
+        self.store
+            .read(table, &[], &[])
+            .err()
+            .map(|e| format!("{e:#}"))
+    }
+}
+
+/// Keeps the registry watcher alive; dropping it stops watching.
+pub struct RegistryWatcher {
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Watches the registry file and re-reads it when it changes, with a poll every `ttl` as a
+/// fallback for filesystems without change events (`None`: events only). Runs on its own
+/// thread, never on the request path.
+pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> RegistryWatcher {
+    let path: PathBuf = state.config.registry_path.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let name = path.file_name().map(|n| n.to_os_string());
+    let watcher = path.parent().and_then(|dir| {
+        let mut w = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event
+                && event.paths.iter().any(|p| p.file_name() == name.as_deref())
+            {
+                let _ = tx.send(());
+            }
+        })
+        .ok()?;
+        w.watch(dir, RecursiveMode::NonRecursive).ok()?;
+        Some(w)
+    });
+    if watcher.is_none() {
+        tracing::warn!(
+            "cannot watch {}; relying on the registry_ttl_sec poll",
+            path.display()
+        );
+    }
+    std::thread::Builder::new()
+        .name("registry-watch".into())
+        .spawn(move || {
+            loop {
+                let got = match ttl {
+                    Some(t) => rx.recv_timeout(t),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                match got {
+                    Ok(()) => {
+                        // An apply writes a temp file and renames it: let the burst settle.
+                        std::thread::sleep(Duration::from_millis(20));
+                        while rx.try_recv().is_ok() {}
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) if ttl.is_none() => return,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if let Some(t) = ttl {
+                            std::thread::sleep(t);
+                        }
+                    }
+                }
+                if Arc::strong_count(&state) == 1 {
+                    return;
+                }
+                state.reload();
+            }
+        })
+        .ok();
+    RegistryWatcher { _watcher: watcher }
+}

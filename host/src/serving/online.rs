@@ -1,0 +1,529 @@
+//! `get_online_features`: resolve the refs (once per registry version), classify and coerce
+//! the request's entity columns, read each view's rows in one snapshot, and assemble Feast's
+//! columnar response (spec §3).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::online::{OnlineStore, Table};
+use crate::registry::{FeatureView, Registry};
+use crate::serving::coerce::{coerce_entity_value, python_str_list};
+use crate::serving::response::{FieldStatus, OnlineResponse, ResponseColumn};
+use crate::types::{DType, Value, serialize_entity_key_into};
+
+/// Why a request failed, in the terms the HTTP layer renders (spec §3.9).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServingError {
+    /// One of Feast's `FeastError` classes: rendered as Feast's envelope with this status.
+    #[error("{class}: {message}")]
+    Feast {
+        /// The HTTP status Feast gives the class.
+        status: u16,
+        /// The Python class name.
+        class: &'static str,
+        /// `str(exc)`.
+        message: String,
+    },
+    /// Any other exception (ValueError, KeyError, ...): 500 with the message as a JSON string.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ServingError {
+    fn view_not_found(name: &str, project: &str) -> ServingError {
+        ServingError::Feast {
+            status: 404,
+            class: "FeatureViewNotFoundException",
+            message: format!("Feature view {name} does not exist in project {project}"),
+        }
+    }
+}
+
+/// Serving settings from `feature_server` in feature_store.yaml.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServingOptions {
+    /// Apply view ttls to online reads as Feast's Go server does: a value older than its view's
+    /// ttl is returned with status `OUTSIDE_MAX_AGE`. Off by default, as in Python Feast.
+    pub enforce_ttl: bool,
+}
+
+/// An immutable registry version with the plans resolved against it. The server swaps whole
+/// snapshots when the registry changes, so a request finishes on the one it started with and
+/// cached plans can never outlive the definitions they were made from.
+pub struct Snapshot {
+    /// The registry.
+    pub registry: Arc<Registry>,
+    /// The serving settings.
+    pub options: ServingOptions,
+    plans: RwLock<HashMap<PlanKey, Arc<Plan>>>,
+}
+
+/// Plans kept per snapshot at most; beyond that the cache is cleared, so that a client sending
+/// endless distinct feature lists cannot grow memory without bound.
+const MAX_PLANS: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum PlanKey {
+    Service(String, bool),
+    Refs(Vec<String>, bool),
+}
+
+/// A request's feature refs resolved against one registry version.
+#[derive(Debug)]
+pub struct Plan {
+    /// The views to read, in first-reference order.
+    views: Vec<ViewRead>,
+    /// The request columns that carry join keys.
+    keys: Vec<KeyColumn>,
+    /// Entity names accepted in place of their join key (deprecated Feast aliases).
+    aliases: HashMap<String, usize>,
+    /// The feature columns of the response, in request order.
+    outputs: Vec<Output>,
+}
+
+#[derive(Debug)]
+struct ViewRead {
+    name: String,
+    features: Vec<String>,
+    /// (join key name as serialized, index into `Plan::keys`), in entity order.
+    keys: Vec<(String, usize)>,
+    ttl_seconds: u64,
+}
+
+#[derive(Debug)]
+struct KeyColumn {
+    /// The request column (the join key, or its `join_key_map` name).
+    column: String,
+    dtype: DType,
+}
+
+#[derive(Debug)]
+struct Output {
+    view: usize,
+    feature: usize,
+    name: String,
+}
+
+/// Parsed `view:feature`.
+fn split_ref(r: &str) -> Result<(&str, &str), ServingError> {
+    match r.split_once(':') {
+        Some((view, feature)) => {
+            // `view@latest` is the same as no version; other versions need versioned views.
+            let view = view.strip_suffix("@latest").unwrap_or(view);
+            Ok((view, feature))
+        }
+        None => Err(ServingError::Other(format!(
+            "Invalid feature reference '{r}'. Expected format: '<feature_view>:<feature>' or '<feature_view>@<version>:<feature>'"
+        ))),
+    }
+}
+
+/// One projection to serve: the view, the name it is served under, the features, and the
+/// join-key renames.
+struct Projected<'a> {
+    view: &'a str,
+    served_as: &'a str,
+    features: Vec<&'a str>,
+    join_key_map: Option<&'a std::collections::BTreeMap<String, String>>,
+}
+
+impl Snapshot {
+    /// A snapshot of `registry`.
+    pub fn new(registry: Arc<Registry>, options: ServingOptions) -> Snapshot {
+        Snapshot {
+            registry,
+            options,
+            plans: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The plan for a request's refs or service, from the cache when it was made before.
+    pub fn plan(
+        &self,
+        feature_service: Option<&str>,
+        features: &[String],
+        full_feature_names: bool,
+    ) -> Result<Arc<Plan>, ServingError> {
+        let key = match feature_service {
+            Some(s) => PlanKey::Service(s.to_string(), full_feature_names),
+            None => PlanKey::Refs(features.to_vec(), full_feature_names),
+        };
+        if let Some(p) = self
+            .plans
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let plan = Arc::new(self.make_plan(feature_service, features, full_feature_names)?);
+        let mut plans = self.plans.write().unwrap_or_else(|p| p.into_inner());
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert(key, plan.clone());
+        Ok(plan)
+    }
+
+    fn make_plan(
+        &self,
+        feature_service: Option<&str>,
+        features: &[String],
+        full_names: bool,
+    ) -> Result<Plan, ServingError> {
+        let reg = &self.registry;
+        let project = reg.project.spec.name.as_str();
+        let mut projections: Vec<Projected<'_>> = Vec::new();
+        if let Some(service) = feature_service {
+            let Some(fs) = reg.feature_services.get(service) else {
+                return Err(ServingError::Feast {
+                    status: 404,
+                    class: "FeatureServiceNotFoundException",
+                    message: format!(
+                        "Feature service {service} does not exist in project {project}"
+                    ),
+                });
+            };
+            for p in &fs.spec.features {
+                projections.push(Projected {
+                    view: &p.feature_view_name,
+                    served_as: p
+                        .feature_view_name_alias
+                        .as_deref()
+                        .unwrap_or(&p.feature_view_name),
+                    features: p.feature_columns.iter().map(String::as_str).collect(),
+                    join_key_map: Some(&p.join_key_map),
+                });
+            }
+        } else {
+            if features.is_empty() {
+                return Err(ServingError::Other(
+                    "No features specified for retrieval".into(),
+                ));
+            }
+            for r in features {
+                let (view, feature) = split_ref(r)?;
+                match projections.iter_mut().find(|p| p.served_as == view) {
+                    Some(p) => p.features.push(feature),
+                    None => projections.push(Projected {
+                        view,
+                        served_as: view,
+                        features: vec![feature],
+                        join_key_map: None,
+                    }),
+                }
+            }
+        }
+
+        let mut plan = Plan {
+            views: Vec::new(),
+            keys: Vec::new(),
+            aliases: HashMap::new(),
+            outputs: Vec::new(),
+        };
+        // Output order: request (or projection) order, feature by feature.
+        let mut pending: Vec<(usize, &str, String)> = Vec::new();
+        for p in &projections {
+            let fv = match reg.feature_views.get(p.view) {
+                Some(v) => &v.spec,
+                None if reg.on_demand_feature_views.contains_key(p.view) => {
+                    let odfv = &reg.on_demand_feature_views[p.view].spec;
+                    return Err(ServingError::Other(format!(
+                        "on demand feature view {} cannot be served: it needs its WASM plugin `{}`, and this server has no plugin host yet",
+                        odfv.name, odfv.plugin
+                    )));
+                }
+                None => return Err(ServingError::view_not_found(p.view, project)),
+            };
+            let view_index = self.add_view(&mut plan, fv, p.join_key_map)?;
+            for f in &p.features {
+                let name = if full_names {
+                    format!("{}__{f}", p.served_as)
+                } else {
+                    f.to_string()
+                };
+                pending.push((view_index, f, name));
+            }
+        }
+        for (view, feature, name) in pending {
+            let read = &mut plan.views[view];
+            if !self.registry.feature_views[&read.name]
+                .spec
+                .features
+                .iter()
+                .any(|f| f.name == feature)
+            {
+                return Err(ServingError::Other(format!(
+                    "'Feature {feature} not found in projection {}'",
+                    read.name
+                )));
+            }
+            let idx = match read.features.iter().position(|f| f == feature) {
+                Some(i) => i,
+                None => {
+                    read.features.push(feature.to_string());
+                    read.features.len() - 1
+                }
+            };
+            plan.outputs.push(Output {
+                view,
+                feature: idx,
+                name,
+            });
+        }
+        check_collisions(&plan.outputs, full_names)?;
+        Ok(plan)
+    }
+
+    /// Adds the view (once per distinct join-key mapping) and its key columns.
+    fn add_view(
+        &self,
+        plan: &mut Plan,
+        fv: &FeatureView,
+        join_key_map: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<usize, ServingError> {
+        let mut keys = Vec::new();
+        for (entity, col) in fv.entities.iter().zip(&fv.entity_columns) {
+            let column = join_key_map
+                .and_then(|m| m.get(&col.name))
+                .cloned()
+                .unwrap_or_else(|| col.name.clone());
+            let index = match plan.keys.iter().position(|k| k.column == column) {
+                Some(i) => i,
+                None => {
+                    plan.keys.push(KeyColumn {
+                        column: column.clone(),
+                        dtype: col.dtype.clone(),
+                    });
+                    plan.keys.len() - 1
+                }
+            };
+            if entity != &column {
+                plan.aliases.entry(entity.clone()).or_insert(index);
+            }
+            keys.push((col.name.clone(), index));
+        }
+        if let Some(i) = plan
+            .views
+            .iter()
+            .position(|v| v.name == fv.name && v.keys == keys)
+        {
+            return Ok(i);
+        }
+        plan.views.push(ViewRead {
+            name: fv.name.clone(),
+            features: Vec::new(),
+            keys,
+            ttl_seconds: fv.ttl_seconds,
+        });
+        Ok(plan.views.len() - 1)
+    }
+}
+
+/// Feast refuses two output columns of the same name (`FeatureNameCollisionError`).
+fn check_collisions(outputs: &[Output], full_names: bool) -> Result<(), ServingError> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut dups: Vec<&str> = Vec::new();
+    for o in outputs {
+        let n = seen.entry(o.name.as_str()).or_default();
+        *n += 1;
+        if *n == 2 {
+            dups.push(o.name.as_str());
+        }
+    }
+    if dups.is_empty() {
+        return Ok(());
+    }
+    let hint = if full_names {
+        "To resolve this collision, please ensure that the feature views or their own features have different names. If you're intentionally joining the same feature view twice on different sets of entities, please rename one of the feature views with '.with_name'."
+    } else {
+        "To resolve this collision, either use the full feature name by setting 'full_feature_names=True', or ensure that the features in question have different names."
+    };
+    Err(ServingError::Feast {
+        status: 500,
+        class: "FeatureNameCollisionError",
+        message: format!(
+            "Duplicate features named {} found.\n{hint}",
+            dups.join(", ")
+        ),
+    })
+}
+
+/// The request, as the serving core needs it (the HTTP layer builds it from the body).
+pub struct OnlineRequest<'a> {
+    /// The entity columns, in request order.
+    pub entities: &'a [(String, Vec<serde_json::Value>)],
+    /// The feature service, which wins over `features`.
+    pub feature_service: Option<&'a str>,
+    /// `view:feature` refs.
+    pub features: &'a [String],
+    /// Name feature columns `view__feature`.
+    pub full_feature_names: bool,
+}
+
+/// Serves one request: Feast's `get_online_features`.
+pub fn get_online_features(
+    snapshot: &Snapshot,
+    store: &dyn OnlineStore,
+    req: &OnlineRequest<'_>,
+    now_micros: i64,
+) -> Result<OnlineResponse, ServingError> {
+    let plan = snapshot.plan(req.feature_service, req.features, req.full_feature_names)?;
+    let rows = entity_row_count(req.entities)?;
+
+    // Classify the request's columns: join keys (or their entity-name aliases), the rest ignored.
+    let mut key_values: Vec<Option<Vec<Value>>> = vec![None; plan.keys.len()];
+    let mut response = OnlineResponse::default();
+    for (name, values) in req.entities {
+        let index = match plan.keys.iter().position(|k| &k.column == name) {
+            Some(i) => i,
+            None => match plan.aliases.get(name) {
+                Some(i) => *i,
+                None => continue,
+            },
+        };
+        if key_values[index].is_some() {
+            continue;
+        }
+        let key = &plan.keys[index];
+        let coerced = values
+            .iter()
+            .map(|v| coerce_entity_value(v, &key.dtype))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ServingError::Other)?;
+        response.feature_names.push(key.column.clone());
+        response.columns.push(ResponseColumn {
+            values: coerced.clone(),
+            statuses: vec![FieldStatus::Present; rows],
+            event_ts_micros: vec![0; rows],
+        });
+        key_values[index] = Some(coerced);
+    }
+
+    let project = snapshot.registry.project.spec.name.as_str();
+    // Per view: its rows, one per request row.
+    let mut read: Vec<Vec<Option<crate::online::ReadRow>>> = Vec::with_capacity(plan.views.len());
+    let mut key_buf = Vec::with_capacity(64);
+    for view in &plan.views {
+        let present: Vec<&str> = view
+            .keys
+            .iter()
+            .filter(|(_, i)| key_values[*i].is_some())
+            .map(|(_, i)| plan.keys[*i].column.as_str())
+            .collect();
+        if present.is_empty() && !view.keys.is_empty() {
+            let wanted: Vec<&str> = view
+                .keys
+                .iter()
+                .map(|(_, i)| plan.keys[*i].column.as_str())
+                .collect();
+            let provided: Vec<&str> = req.entities.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(ServingError::Other(format!(
+                "'Missing join key values for keys: {}. No values provided for keys: {}. Provided join_key_values: {}'",
+                python_str_list(&wanted),
+                python_str_list(&wanted),
+                python_str_list(&provided)
+            )));
+        }
+        if present.len() < view.keys.len() {
+            // Part of a composite key is missing: Feast's lookup simply misses.
+            read.push(vec![None; rows]);
+            continue;
+        }
+        // Serialize each row's key; identical rows are read once and fanned out.
+        let mut unique: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut row_to_unique = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let pairs: Vec<(&str, &Value)> = view
+                .keys
+                .iter()
+                .filter_map(|(name, i)| {
+                    key_values[*i]
+                        .as_ref()
+                        .map(|vals| (name.as_str(), &vals[row]))
+                })
+                .collect();
+            key_buf.clear();
+            serialize_entity_key_into(&pairs, &mut key_buf)
+                .map_err(|e| ServingError::Other(e.to_string()))?;
+            let next = keys.len();
+            let u = *unique.entry(key_buf.clone()).or_insert_with(|| {
+                keys.push(key_buf.clone());
+                next
+            });
+            row_to_unique.push(u);
+        }
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let names: Vec<&str> = view.features.iter().map(String::as_str).collect();
+        let got = store
+            .read(
+                Table {
+                    project,
+                    view: &view.name,
+                },
+                &refs,
+                &names,
+            )
+            .map_err(|e| ServingError::Other(format!("online store read failed: {e:#}")))?;
+        read.push(row_to_unique.into_iter().map(|u| got[u].clone()).collect());
+    }
+
+    for out in &plan.outputs {
+        let view = &plan.views[out.view];
+        let mut column = ResponseColumn {
+            values: Vec::with_capacity(rows),
+            statuses: Vec::with_capacity(rows),
+            event_ts_micros: Vec::with_capacity(rows),
+        };
+        for row in &read[out.view] {
+            match row
+                .as_ref()
+                .and_then(|r| r.values[out.feature].as_ref().map(|v| (r, v)))
+            {
+                Some((r, v)) => {
+                    let expired = snapshot.options.enforce_ttl
+                        && view.ttl_seconds > 0
+                        && now_micros.saturating_sub(r.event_ts_micros)
+                            > i64::try_from(view.ttl_seconds)
+                                .unwrap_or(i64::MAX)
+                                .saturating_mul(1_000_000);
+                    column.values.push(v.clone());
+                    column.statuses.push(if expired {
+                        FieldStatus::OutsideMaxAge
+                    } else {
+                        FieldStatus::Present
+                    });
+                    column.event_ts_micros.push(r.event_ts_micros);
+                }
+                None => {
+                    column.values.push(Value::Null);
+                    column.statuses.push(FieldStatus::NotFound);
+                    column.event_ts_micros.push(0);
+                }
+            }
+        }
+        response.feature_names.push(out.name.clone());
+        response.columns.push(column);
+    }
+    Ok(response)
+}
+
+/// The number of entity rows; every column must have it (spec §3.2).
+fn entity_row_count(entities: &[(String, Vec<serde_json::Value>)]) -> Result<usize, ServingError> {
+    let Some((_, first)) = entities.first() else {
+        return Err(ServingError::Other(
+            "No entity rows were provided in the request.".into(),
+        ));
+    };
+    if entities.iter().any(|(_, v)| v.len() != first.len()) {
+        return Err(ServingError::Other(
+            "All entity rows must have the same columns.".into(),
+        ));
+    }
+    Ok(first.len())
+}
+
+#[cfg(test)]
+#[path = "online_tests.rs"]
+mod tests;

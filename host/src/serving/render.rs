@@ -1,0 +1,1064 @@
+//! Renders an [`OnlineResponse`] as the exact bytes Feast's Python feature server writes (spec
+//! §0, §3.3, §3.5, §3.7).
+//!
+//! Feast answers through Starlette's `JSONResponse`, i.e. `json.dumps(..., ensure_ascii=False,
+//! allow_nan=False, separators=(",", ":"))`, over a dict built by `_value_to_native`. Clients
+//! compare and cache these bodies, so every byte matters: compact separators, raw UTF-8,
+//! Python's float `repr`, and key order `results`, `metadata`.
+//!
+//! This is the server's hot path, so everything is appended straight into the caller's
+//! `Vec<u8>`: no intermediate `serde_json::Value`, and numbers go through stack buffers rather
+//! than per-value `String`s.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use crate::serving::response::{OnlineResponse, ResponseColumn};
+use crate::types::time::{format_rfc3339, from_micros};
+use crate::types::{MAX_VALUE_DEPTH, Value};
+
+/// Why a response cannot be rendered (Python's server answers 500 then: NaN/Inf cannot be
+/// encoded).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum RenderError {
+    /// A NaN or infinite float. The text is exactly the `ValueError` Python's C JSON encoder
+    /// raises with `allow_nan=False` (CPython 3.11), which Feast returns as the 500 body.
+    #[error("Out of range float values are not JSON compliant")]
+    NonFiniteFloat(f64),
+    /// Containers nested deeper than [`MAX_VALUE_DEPTH`]. Nothing valid can be that deep (the
+    /// row codec refuses it); the limit keeps hostile plugin output from overflowing the stack.
+    #[error("a value nests lists, maps and structs more than {MAX_VALUE_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// Renders Feast's columnar response, byte-compatible with Feast's server:
+/// `{"results":[{"values":[...],"statuses":[...],"event_timestamps":[...]},...],"metadata":{"feature_names":[...]}}`
+///
+/// Compact separators, UTF-8 without ASCII escaping, key order exactly as shown;
+/// `event_timestamps` is omitted from a result when it has zero rows (Feast's proto-to-dict
+/// step drops empty repeated fields). On error, `out` may hold a partial rendering: the caller
+/// answers 500 and discards it.
+pub fn render_online_response(resp: &OnlineResponse, out: &mut Vec<u8>) -> Result<(), RenderError> {
+    // A rough size guess (a short number, a status and a timestamp per cell) saves the
+    // repeated regrowth of a buffer that starts empty.
+    let cells: usize = resp.columns.iter().map(|c| c.values.len()).sum();
+    out.reserve(64 + 48 * resp.columns.len() + 48 * cells);
+
+    out.extend_from_slice(b"{\"results\":[");
+    let mut timestamps = TimestampWriter::new();
+    for (i, column) in resp.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_column(column, &mut timestamps, out)?;
+    }
+    out.extend_from_slice(b"],\"metadata\":{\"feature_names\":[");
+    for (i, name) in resp.feature_names.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(name, out);
+    }
+    out.extend_from_slice(b"]}}");
+    Ok(())
+}
+
+fn write_column(
+    column: &ResponseColumn,
+    timestamps: &mut TimestampWriter,
+    out: &mut Vec<u8>,
+) -> Result<(), RenderError> {
+    out.extend_from_slice(b"{\"values\":[");
+    for (i, value) in column.values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(value, out)?;
+    }
+    out.extend_from_slice(b"],\"statuses\":[");
+    for (i, status) in column.statuses.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Status names are plain ASCII capitals: nothing to escape.
+        out.push(b'"');
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b']');
+    if !column.event_ts_micros.is_empty() {
+        out.extend_from_slice(b",\"event_timestamps\":[");
+        for (i, &micros) in column.event_ts_micros.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            timestamps.write(micros, out);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends the JSON rendering of one value (spec §3.5).
+pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), RenderError> {
+    write_value_at(value, 0, out)
+}
+
+fn write_value_at(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), RenderError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Int32(v) => write_i64(i64::from(*v), out),
+        Value::Int64(v) | Value::UnixTimestamp(v) => write_i64(*v, out),
+        // Feast widens float_val to a Python float (f64) before printing it, which is why a
+        // stored 0.7f32 comes out as 0.699999988079071.
+        Value::Float(v) => write_python_float(f64::from(*v), out)?,
+        Value::Double(v) => write_python_float(*v, out)?,
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // A JSON feature is its text inside a string, not an embedded object (spec §3.5).
+        Value::String(s) | Value::Json(s) => write_json_str(s, out),
+        Value::Bytes(b) => write_base64(b, out),
+        Value::List(items) => {
+            let depth = deeper(depth)?;
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value_at(item, depth, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Map(fields) | Value::Struct(fields) => {
+            let depth = deeper(depth)?;
+            out.push(b'{');
+            for (i, (key, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(key, out);
+                out.push(b':');
+                write_value_at(item, depth, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn deeper(depth: usize) -> Result<usize, RenderError> {
+    if depth >= MAX_VALUE_DEPTH {
+        Err(RenderError::TooDeep)
+    } else {
+        Ok(depth + 1)
+    }
+}
+
+/// Appends `s` as a JSON string escaped exactly like Python's `json.dumps(ensure_ascii=False)`:
+/// `"` `\` and `\n` `\r` `\t` `\b` `\f` get their short escapes, other control characters
+/// below U+0020 become `\u00xx` (lowercase hex), everything else, DEL and U+2028 included, is
+/// copied as raw UTF-8. This is also the encoding of Feast's plain-string 500 bodies.
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Copy unescaped runs in one go; only ASCII bytes are ever escaped, so splitting there
+    // never cuts a UTF-8 sequence.
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// Standard base64 with padding, as Feast's `base64.b64encode(...).decode()`. The alphabet
+/// needs no JSON escaping, so it is encoded in place between the quotes.
+fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    out.push(b'"');
+    let start = out.len();
+    let encoded = base64::encoded_len(bytes.len(), true).and_then(|len| {
+        out.resize(start + len, 0);
+        engine.encode_slice(bytes, &mut out[start..]).ok()
+    });
+    match encoded {
+        Some(written) => out.truncate(start + written),
+        // Only reachable if the length arithmetic overflowed, which no real buffer can do;
+        // fall back to the allocating encoder rather than fail.
+        None => {
+            out.truncate(start);
+            out.extend_from_slice(engine.encode(bytes).as_bytes());
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends an integer in decimal. A hand-rolled loop over a stack buffer: `write!` would go
+/// through the formatting machinery for every cell of the response.
+fn write_i64(v: i64, out: &mut Vec<u8>) {
+    // u64::MAX has 20 digits, so any |i64| fits.
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // `n % 10` < 10, so the cast is lossless.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// A fixed stack buffer that `write!` can target, so float formatting allocates nothing.
+struct StackBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Appends a float as Python's `repr()` writes it: the shortest digits that round-trip, in
+/// exponent form when the decimal exponent is < -4 or >= 16 (`1e-05`, `1.5e+16`, `-2.5e-07`,
+/// at least two exponent digits, explicit sign), otherwise positional with at least one
+/// fractional digit (`1.0`, `100.0`, `0.0001`, `-0.0`). NaN and ±Inf are errors, because
+/// Python's server cannot encode them either.
+pub fn write_python_float(x: f64, out: &mut Vec<u8>) -> Result<(), RenderError> {
+    if !x.is_finite() {
+        return Err(RenderError::NonFiniteFloat(x));
+    }
+    // Fast path for whole numbers below 1e16 (counts, `1.0`, `-0.0`): their exact integer is
+    // also their shortest form (below 2^53 every integer is a double; up to 1e16 neighbours are
+    // 2 apart, so no other integer reads back as `x`), and Python prints it positionally.
+    if x.fract() == 0.0 && x.abs() < 1e16 {
+        if x.is_sign_negative() {
+            out.push(b'-');
+        }
+        // Integral and below 1e16 < 2^63, so the cast is exact.
+        write_i64(x.abs() as i64, out);
+        out.extend_from_slice(b".0");
+        return Ok(());
+    }
+    // Rust's `{:e}` prints the shortest digits that read back to `x`, the closest such, as
+    // `d[.ddd]e[-]N`. Python's repr picks the same digits except on exact ties (fixed by
+    // `break_tie_to_even`); the layout differs and is redone below. Checked against CPython
+    // 3.11 on 2.6 million values (random bits, widened f32s, powers of two, integers).
+    let mut sci = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
+    let heap;
+    let text: &[u8] = if write!(sci, "{x:e}").is_ok() {
+        &sci.buf[..sci.len]
+    } else {
+        // 40 bytes hold any f64 ("-2.2250738585072014e-308" is 24), so this is unreachable;
+        // it keeps the function total without a panic.
+        heap = format!("{x:e}");
+        heap.as_bytes()
+    };
+
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let (mantissa, exp_text) = text.split_at(e_at);
+    let exp_text = exp_text.get(1..).unwrap_or_default();
+    let (exp_negative, exp_digits) = match exp_text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, exp_text),
+    };
+    let magnitude = exp_digits
+        .iter()
+        .fold(0i32, |acc, &d| acc * 10 + i32::from(d.wrapping_sub(b'0')));
+    let exp = if exp_negative { -magnitude } else { magnitude };
+    // The significant digits without the point: "1.2345" -> "12345".
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &d in mantissa.iter().filter(|&&d| d != b'.') {
+        if let Some(slot) = digits.get_mut(n) {
+            *slot = d;
+            n += 1;
+        }
+    }
+    let digits = &mut digits[..n];
+    break_tie_to_even(x.abs(), digits, exp);
+    let digits = &*digits;
+
+    if negative {
+        out.push(b'-');
+    }
+    if !(-4..16).contains(&exp) {
+        // Python's repr switches to exponent form here (float_repr_style 'short', mode 'r').
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.extend_from_slice(first);
+        if !rest.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(rest);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let magnitude = exp.unsigned_abs();
+        if magnitude < 10 {
+            out.push(b'0');
+        }
+        write_i64(i64::from(magnitude), out);
+    } else if exp >= 0 {
+        // `exp` is in 0..16 here, so the cast is lossless.
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.extend_from_slice(digits);
+            out.resize(out.len() + (int_len - digits.len()), b'0');
+            out.extend_from_slice(b".0");
+        } else {
+            let (int_part, frac) = digits.split_at(int_len);
+            out.extend_from_slice(int_part);
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+    } else {
+        // exp in -4..=-1: "0.000ddd".
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (exp.unsigned_abs() as usize - 1), b'0');
+        out.extend_from_slice(digits);
+    }
+    Ok(())
+}
+
+/// Python's repr and Rust's `{:e}` agree on the shortest digits except in one case: when `x`
+/// lies exactly halfway between the two closest shortest candidates (it happens when `x` has
+/// a short exact decimal expansion, typically a widened f32: 219.074005126953125 exactly).
+/// Python's dtoa then takes the even last digit (`219.07400512695312`), Rust rounds up
+/// (`...313`). This detects that tie from the exact value of `x` and switches to the even
+/// candidate, provided it still reads back as `x` (next to a power of two it may not, and
+/// then Python keeps the other one too).
+fn break_tie_to_even(x: f64, digits: &mut [u8], exp: i32) {
+    let n = digits.len();
+    // A tie needs the exact value to have one digit more than the shortest form, ending in 5.
+    let Some(exact) = exact_significand(x) else {
+        return;
+    };
+    if decimal_len(exact) != n + 1 || exact % 10 != 5 {
+        return;
+    }
+    let lower = exact / 10;
+    let even = if lower.is_multiple_of(2) {
+        lower
+    } else {
+        lower + 1
+    };
+    let current = digits
+        .iter()
+        .fold(0u128, |acc, &d| acc * 10 + u128::from(d.wrapping_sub(b'0')));
+    if current == even || (current != lower && current != lower + 1) || decimal_len(even) != n {
+        return;
+    }
+    // `digits` has at most 17 entries, so the cast is lossless.
+    let scale = exp - (n as i32 - 1);
+    let mut text = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
+    if write!(text, "{even}e{scale}").is_err() {
+        return;
+    }
+    let reads_back = std::str::from_utf8(&text.buf[..text.len])
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .is_some_and(|y| y == x);
+    if reads_back {
+        let mut rest = even;
+        for slot in digits.iter_mut().rev() {
+            // `rest % 10` < 10, so the cast is lossless.
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+    }
+}
+
+/// The significant decimal digits of a positive finite `x`'s exact value, trailing zeros
+/// dropped, when there are at most 18 of them (more can never be a tie against 17 digits).
+fn exact_significand(x: f64) -> Option<u128> {
+    const LIMIT: u128 = 1_000_000_000_000_000_000; // 10^18
+    if x <= 0.0 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let biased = (bits >> 52) & 0x7ff;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut k) = if biased == 0 {
+        (fraction, -1074i64)
+    } else {
+        // `biased` < 2048, so the cast is lossless.
+        (fraction | (1 << 52), biased as i64 - 1075)
+    };
+    let zeros = m.trailing_zeros();
+    m >>= zeros;
+    k += i64::from(zeros);
+    // x = m * 2^k with m odd. For k < 0 the digits are m * 5^-k >= 2^(bits(m) - 1 - 2k):
+    // past 2^60 > 10^18 there is no tie to look for, which settles most floats without the
+    // loop below (this runs for every float rendered).
+    if k < 0 && i64::from(64 - m.leading_zeros()) - 1 - 2 * k > 60 {
+        return None;
+    }
+    let mut s = u128::from(m);
+    if k >= 0 {
+        // m < 2^53, so up to 2^74 more still fits in u128; beyond that x has more than 18
+        // significant digits anyway (its last digits come from a large power of two).
+        if k > 74 {
+            return None;
+        }
+        s <<= k;
+        while s.is_multiple_of(10) {
+            s /= 10;
+        }
+    } else {
+        // m * 2^-j == m * 5^j / 10^j, and m * 5^j is odd, so it has no trailing zeros.
+        for _ in 0..-k {
+            s *= 5;
+            if s >= LIMIT * 10 {
+                return None;
+            }
+        }
+    }
+    (s < LIMIT).then_some(s)
+}
+
+fn decimal_len(mut n: u128) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// Renders event timestamps as JSON strings, with the semantics of
+/// `format_rfc3339(from_micros(micros))`: RFC 3339 UTC, `Z`, and 0, 3 or 6 fractional digits
+/// (microseconds never need 9). chrono's formatter builds a `String` per cell, so it is only
+/// the fallback for years outside 0000..=9999; the rest is written by hand into a stack
+/// buffer, and the last text is kept because neighbouring cells often share a timestamp
+/// (rows materialized in one batch, features of one view).
+struct TimestampWriter {
+    micros: i64,
+    text: [u8; 32],
+    len: usize,
+}
+
+impl TimestampWriter {
+    fn new() -> Self {
+        // `len == 0` marks the cache empty; micros 0 never reaches it.
+        TimestampWriter {
+            micros: 0,
+            text: [0; 32],
+            len: 0,
+        }
+    }
+
+    fn write(&mut self, micros: i64, out: &mut Vec<u8>) {
+        // Join keys, request data, ODFV outputs and misses all carry the epoch (spec §3.7).
+        if micros == 0 {
+            out.extend_from_slice(b"\"1970-01-01T00:00:00Z\"");
+            return;
+        }
+        if micros != self.micros || self.len == 0 {
+            match format_timestamp(micros, &mut self.text) {
+                Some(len) => {
+                    self.micros = micros;
+                    self.len = len;
+                }
+                None => {
+                    write_json_str(&format_rfc3339(from_micros(micros)), out);
+                    return;
+                }
+            }
+        }
+        out.extend_from_slice(&self.text[..self.len]);
+    }
+}
+
+/// `"YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z"` (quotes included) into `buf`, returning its length,
+/// or `None` when the year is outside 0000..=9999, where chrono's `+YYYYY` form takes over.
+fn format_timestamp(micros: i64, buf: &mut [u8; 32]) -> Option<usize> {
+    let secs = micros.div_euclid(1_000_000);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    // All fields are now small and non-negative, so the narrowing casts are lossless.
+    let year = year as u32;
+    let second_of_day = secs.rem_euclid(86_400) as u32;
+    let sub_micros = micros.rem_euclid(1_000_000) as u32;
+    buf[0] = b'"';
+    put2(buf, 1, year / 100);
+    put2(buf, 3, year % 100);
+    buf[5] = b'-';
+    put2(buf, 6, month as u32);
+    buf[8] = b'-';
+    put2(buf, 9, day as u32);
+    buf[11] = b'T';
+    put2(buf, 12, second_of_day / 3600);
+    buf[14] = b':';
+    put2(buf, 15, second_of_day / 60 % 60);
+    buf[17] = b':';
+    put2(buf, 18, second_of_day % 60);
+    let mut len = 20;
+    if sub_micros != 0 {
+        buf[20] = b'.';
+        if sub_micros.is_multiple_of(1000) {
+            let millis = sub_micros / 1000;
+            buf[21] = b'0' + (millis / 100) as u8;
+            put2(buf, 22, millis % 100);
+            len = 24;
+        } else {
+            put2(buf, 21, sub_micros / 10_000);
+            put2(buf, 23, sub_micros / 100 % 100);
+            put2(buf, 25, sub_micros % 100);
+            len = 27;
+        }
+    }
+    buf[len] = b'Z';
+    buf[len + 1] = b'"';
+    Some(len + 2)
+}
+
+/// "00" to "99", so two digits cost one lookup instead of two divisions.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Writes the two low decimal digits of `n` at `buf[at..at + 2]`.
+fn put2(buf: &mut [u8; 32], at: usize, n: u32) {
+    let pair = (n % 100) as usize * 2;
+    buf[at] = DIGIT_PAIRS[pair];
+    buf[at + 1] = DIGIT_PAIRS[pair + 1];
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
+/// `civil_from_days`. Any `i64` microsecond count gives at most ~1.1e8 days, far from overflow.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // day of era, 0..=146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // 0..=365, from March 1st
+    let mp = (5 * doy + 2) / 153; // March-based month, 0..=11
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serving::response::FieldStatus;
+    use crate::types::time::{parse_timestamp, to_micros};
+    use proptest::prelude::*;
+
+    fn render(resp: &OnlineResponse) -> String {
+        let mut out = Vec::new();
+        render_online_response(resp, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn value(v: &Value) -> String {
+        let mut out = Vec::new();
+        write_value(v, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn float(x: f64) -> String {
+        let mut out = Vec::new();
+        write_python_float(x, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn micros(text: &str) -> i64 {
+        to_micros(parse_timestamp(text).unwrap())
+    }
+
+    fn key_column(ids: &[i64]) -> ResponseColumn {
+        ResponseColumn {
+            values: ids.iter().map(|&i| Value::Int64(i)).collect(),
+            statuses: vec![FieldStatus::Present; ids.len()],
+            event_ts_micros: vec![0; ids.len()],
+        }
+    }
+
+    #[test]
+    fn spec_3_3_example() {
+        let resp = OnlineResponse {
+            feature_names: vec!["driver_id".into(), "conv_rate".into()],
+            columns: vec![
+                key_column(&[1001, 1002]),
+                ResponseColumn {
+                    values: vec![Value::Double(0.5405), Value::Null],
+                    statuses: vec![FieldStatus::Present, FieldStatus::NotFound],
+                    event_ts_micros: vec![micros("2026-08-21T09:00:00Z"), 0],
+                },
+            ],
+        };
+        assert_eq!(
+            render(&resp),
+            concat!(
+                r#"{"results":[{"values":[1001,1002],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]},"#,
+                r#"{"values":[0.5405,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-08-21T09:00:00Z","1970-01-01T00:00:00Z"]}],"#,
+                r#""metadata":{"feature_names":["driver_id","conv_rate"]}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn spec_3_10_example() {
+        let resp = OnlineResponse {
+            feature_names: vec![
+                "driver_id".into(),
+                "conv_rate".into(),
+                "conv_rate_plus_val1".into(),
+            ],
+            columns: vec![
+                key_column(&[1001, 9999]),
+                ResponseColumn {
+                    values: vec![Value::Double(0.5405), Value::Null],
+                    statuses: vec![FieldStatus::Present, FieldStatus::NotFound],
+                    event_ts_micros: vec![micros("2026-08-21T09:00:00Z"), 0],
+                },
+                ResponseColumn {
+                    values: vec![Value::Double(1000.5405), Value::Null],
+                    statuses: vec![FieldStatus::Present, FieldStatus::Present],
+                    event_ts_micros: vec![0, 0],
+                },
+            ],
+        };
+        assert_eq!(
+            render(&resp),
+            concat!(
+                r#"{"results":["#,
+                r#"{"values":[1001,9999],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]},"#,
+                r#"{"values":[0.5405,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-08-21T09:00:00Z","1970-01-01T00:00:00Z"]},"#,
+                r#"{"values":[1000.5405,null],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]}],"#,
+                r#""metadata":{"feature_names":["driver_id","conv_rate","conv_rate_plus_val1"]}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn empty_responses() {
+        assert_eq!(
+            render(&OnlineResponse::default()),
+            r#"{"results":[],"metadata":{"feature_names":[]}}"#
+        );
+        let zero_rows = OnlineResponse {
+            feature_names: vec!["driver_id".into()],
+            columns: vec![ResponseColumn::default()],
+        };
+        assert_eq!(
+            render(&zero_rows),
+            r#"{"results":[{"values":[],"statuses":[]}],"metadata":{"feature_names":["driver_id"]}}"#
+        );
+    }
+
+    #[test]
+    fn every_status_by_name() {
+        let statuses = vec![
+            FieldStatus::Invalid,
+            FieldStatus::Present,
+            FieldStatus::NullValue,
+            FieldStatus::NotFound,
+            FieldStatus::OutsideMaxAge,
+        ];
+        let resp = OnlineResponse {
+            feature_names: vec!["f".into()],
+            columns: vec![ResponseColumn {
+                values: vec![Value::Null; 5],
+                statuses,
+                event_ts_micros: vec![0; 5],
+            }],
+        };
+        assert!(render(&resp).contains(
+            r#""statuses":["INVALID","PRESENT","NULL_VALUE","NOT_FOUND","OUTSIDE_MAX_AGE"]"#
+        ));
+    }
+
+    #[test]
+    fn scalars() {
+        let cases: Vec<(Value, &str)> = vec![
+            (Value::Null, "null"),
+            (Value::Int32(0), "0"),
+            (Value::Int32(-7), "-7"),
+            (Value::Int32(i32::MIN), "-2147483648"),
+            (Value::Int32(i32::MAX), "2147483647"),
+            (Value::Int64(1001), "1001"),
+            (Value::Int64(-1001), "-1001"),
+            (Value::Int64(i64::MIN), "-9223372036854775808"),
+            (Value::Int64(i64::MAX), "9223372036854775807"),
+            (Value::UnixTimestamp(1_700_000_000), "1700000000"),
+            (Value::UnixTimestamp(-1), "-1"),
+            (Value::Float(0.1), "0.10000000149011612"),
+            (Value::Float(0.5), "0.5"),
+            (Value::Float(-2.0), "-2.0"),
+            (Value::Float(0.703_726_35), "0.7037263512611389"),
+            (Value::Double(0.1), "0.1"),
+            (Value::Double(-2.5e-7), "-2.5e-07"),
+            (Value::Bool(true), "true"),
+            (Value::Bool(false), "false"),
+            (Value::String("suv".into()), r#""suv""#),
+            (Value::String(String::new()), r#""""#),
+            (
+                Value::Json(r#"{"a": [1, 2]}"#.into()),
+                r#""{\"a\": [1, 2]}""#,
+            ),
+            (Value::Bytes(vec![]), r#""""#),
+            (Value::Bytes(b"f".to_vec()), r#""Zg==""#),
+            (Value::Bytes(b"fo".to_vec()), r#""Zm8=""#),
+            (Value::Bytes(b"foo".to_vec()), r#""Zm9v""#),
+            (Value::Bytes(vec![0xfb, 0xff, 0xfe]), r#""+//+""#),
+        ];
+        for (v, want) in cases {
+            assert_eq!(value(&v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn containers_keep_order_and_nest() {
+        let v = Value::Struct(vec![
+            ("name".into(), Value::String("Ann".into())),
+            ("age".into(), Value::Int32(30)),
+            (
+                "tags".into(),
+                Value::List(vec![Value::String("a".into()), Value::Null]),
+            ),
+            (
+                "attrs".into(),
+                Value::Map(vec![
+                    ("z".into(), Value::Double(1.5)),
+                    ("a".into(), Value::Bytes(b"hi".to_vec())),
+                    ("m".into(), Value::Map(vec![])),
+                ]),
+            ),
+            (
+                "matrix".into(),
+                Value::List(vec![
+                    Value::List(vec![Value::Int64(1), Value::Int64(-2)]),
+                    Value::List(vec![]),
+                ]),
+            ),
+            ("ts".into(), Value::List(vec![Value::UnixTimestamp(5)])),
+            ("f".into(), Value::List(vec![Value::Double(1e16)])),
+        ]);
+        assert_eq!(
+            value(&v),
+            r#"{"name":"Ann","age":30,"tags":["a",null],"attrs":{"z":1.5,"a":"aGk=","m":{}},"matrix":[[1,-2],[]],"ts":[5],"f":[1e+16]}"#
+        );
+        let structs = Value::List(vec![
+            Value::Struct(vec![("k\"ey".into(), Value::Bool(true))]),
+            Value::Struct(vec![]),
+        ]);
+        assert_eq!(value(&structs), r#"[{"k\"ey":true},{}]"#);
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut v = Value::Int64(1);
+        for _ in 0..MAX_VALUE_DEPTH {
+            v = Value::List(vec![v]);
+        }
+        assert!(write_value(&v, &mut Vec::new()).is_ok());
+        let v = Value::Map(vec![("k".into(), v)]);
+        assert!(matches!(
+            write_value(&v, &mut Vec::new()),
+            Err(RenderError::TooDeep)
+        ));
+    }
+
+    #[test]
+    fn strings_escape_like_python() {
+        let s = "q\"b\\n\nr\rt\tb\u{8}f\u{c}\u{0}\u{1f}\u{7f}é😀\u{2028}/<";
+        assert_eq!(
+            value(&Value::String(s.into())),
+            "\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\f\\u0000\\u001f\u{7f}é😀\u{2028}/<\""
+        );
+    }
+
+    #[test]
+    // The tie cases are written as their exact binary values, digits clippy deems excessive.
+    #[allow(clippy::excessive_precision)]
+    fn python_float_repr() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (100.0, "100.0"),
+            (-3.0, "-3.0"),
+            (0.5405, "0.5405"),
+            (1.5, "1.5"),
+            (0.0001, "0.0001"),
+            (0.00012, "0.00012"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (1e15, "1000000000000000.0"),
+            (1234567890123456.7, "1234567890123456.8"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (123_456_789_012_345_680.0, "1.2345678901234568e+17"),
+            (1e100, "1e+100"),
+            (1e-100, "1e-100"),
+            (5e-324, "5e-324"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN, "-1.7976931348623157e+308"),
+            (f64::from(0.7f32), "0.699999988079071"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (123.456, "123.456"),
+            (9007199254740993.0, "9007199254740992.0"),
+            // Exact ties between two shortest candidates: Python takes the even digit.
+            (219.074_005_126_953_125, "219.07400512695312"),
+            (f64::from(219.074_f32), "219.07400512695312"),
+            (-111.450_103_759_765_625, "-111.45010375976562"),
+            (f64::from_bits(0xc2e6_ea3c_8367_fff4), "-201562347225087.62"),
+            // ...unless the even one does not read back (next to a power of two).
+            (2f64.powi(-24), "5.960464477539063e-08"),
+            (1.0 / 1024.0, "0.0009765625"),
+            (3.0 * 5e-324, "1.5e-323"),
+        ];
+        for &(x, want) in cases {
+            assert_eq!(float(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_errors() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let e = write_python_float(x, &mut Vec::new()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "Out of range float values are not JSON compliant"
+            );
+        }
+        assert!(write_value(&Value::Float(f32::NAN), &mut Vec::new()).is_err());
+        assert!(
+            write_value(
+                &Value::List(vec![Value::Double(f64::INFINITY)]),
+                &mut Vec::new()
+            )
+            .is_err()
+        );
+        let resp = OnlineResponse {
+            feature_names: vec!["f".into()],
+            columns: vec![ResponseColumn {
+                values: vec![Value::Double(f64::NAN)],
+                statuses: vec![FieldStatus::Present],
+                event_ts_micros: vec![0],
+            }],
+        };
+        assert!(render_online_response(&resp, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn timestamps() {
+        let cases: &[(i64, &str)] = &[
+            (0, "1970-01-01T00:00:00Z"),
+            (1, "1970-01-01T00:00:00.000001Z"),
+            (1000, "1970-01-01T00:00:00.001Z"),
+            (-1, "1969-12-31T23:59:59.999999Z"),
+            (micros("2026-08-21T09:00:00Z"), "2026-08-21T09:00:00Z"),
+            (micros("2024-02-29T23:59:59.5Z"), "2024-02-29T23:59:59.500Z"),
+            (
+                micros("2000-03-01T00:00:00.123456Z"),
+                "2000-03-01T00:00:00.123456Z",
+            ),
+            (
+                micros("9999-12-31T23:59:59.999999Z"),
+                "9999-12-31T23:59:59.999999Z",
+            ),
+        ];
+        for &(us, want) in cases {
+            let mut out = Vec::new();
+            TimestampWriter::new().write(us, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("\"{want}\""),
+                "{us}"
+            );
+        }
+    }
+
+    /// Python's rule for repr: exponent form iff the decimal exponent is < -4 or >= 16.
+    fn decimal_exponent(x: f64) -> i32 {
+        let sci = format!("{:e}", x.abs());
+        sci.split_once('e').unwrap().1.parse().unwrap()
+    }
+
+    fn arb_finite() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            any::<f64>(),
+            any::<f32>().prop_map(f64::from),
+            (-1e6f64..1e6),
+            any::<i64>().prop_map(|i| i as f64),
+        ]
+        .prop_filter("finite", |x| x.is_finite())
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i32>().prop_map(Value::Int32),
+            any::<i64>().prop_map(Value::Int64),
+            any::<i64>().prop_map(Value::UnixTimestamp),
+            any::<f32>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(Value::Float),
+            arb_finite().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Bool),
+            any::<String>().prop_map(Value::String),
+            any::<String>().prop_map(Value::Json),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                proptest::collection::vec((any::<String>(), inner.clone()), 0..4)
+                    .prop_map(Value::Map),
+                proptest::collection::vec((any::<String>(), inner), 0..4).prop_map(Value::Struct),
+            ]
+        })
+    }
+
+    fn arb_response() -> impl Strategy<Value = OnlineResponse> {
+        (0usize..4, 0usize..4).prop_flat_map(|(cols, rows)| {
+            let column = (
+                proptest::collection::vec(arb_value(), rows),
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        FieldStatus::Present,
+                        FieldStatus::NotFound,
+                        FieldStatus::OutsideMaxAge,
+                    ]),
+                    rows,
+                ),
+                proptest::collection::vec(any::<i64>(), rows),
+            )
+                .prop_map(|(values, statuses, event_ts_micros)| ResponseColumn {
+                    values,
+                    statuses,
+                    event_ts_micros,
+                });
+            (
+                proptest::collection::vec(any::<String>(), cols),
+                proptest::collection::vec(column, cols),
+            )
+                .prop_map(|(feature_names, columns)| OnlineResponse {
+                    feature_names,
+                    columns,
+                })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn python_float_round_trips_and_follows_pythons_layout(x in arb_finite()) {
+            let text = float(x);
+            prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), x.to_bits(), "{}", text);
+            // Only checks that it is valid JSON: serde_json without its `float_roundtrip`
+            // feature may read a float one ulp off, so bits are compared via str::parse.
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            prop_assert!(parsed.is_f64(), "{}", text);
+            let exp = decimal_exponent(x);
+            prop_assert_eq!(text.contains('e'), !(-4..16).contains(&exp), "{}", text);
+            prop_assert!(text.contains('.') || text.contains('e'), "{}", text);
+            if let Some((_, e)) = text.split_once('e') {
+                prop_assert!(e.starts_with('+') || e.starts_with('-'), "{}", text);
+                prop_assert!(e.len() >= 3, "{}", text);
+            }
+        }
+
+        #[test]
+        fn strings_match_serde_json(s in any::<String>()) {
+            let mut out = Vec::new();
+            write_json_str(&s, &mut out);
+            prop_assert_eq!(&out, &serde_json::to_vec(&s).unwrap());
+        }
+
+        #[test]
+        fn timestamps_match_chrono(pool in proptest::collection::vec(prop_oneof![
+            any::<i64>(),
+            Just(0i64),
+            -62_135_596_800_000_000i64..253_402_300_800_000_000,
+            (-100_000_000i64..4_000_000_000).prop_map(|s| s * 1_000_000),
+            (-100_000_000_000i64..4_000_000_000_000).prop_map(|ms| ms * 1000),
+        ], 1..4), picks in proptest::collection::vec(any::<proptest::sample::Index>(), 1..8)) {
+            // One writer over a sequence with repeats, as in a column, to exercise its cache.
+            let mut writer = TimestampWriter::new();
+            let (mut out, mut want) = (Vec::new(), Vec::new());
+            for pick in picks {
+                let us = pool[pick.index(pool.len())];
+                writer.write(us, &mut out);
+                write_json_str(&format_rfc3339(from_micros(us)), &mut want);
+            }
+            prop_assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(want).unwrap());
+        }
+
+        #[test]
+        fn responses_always_parse_as_json(resp in arb_response()) {
+            let mut out = Vec::new();
+            render_online_response(&resp, &mut out).unwrap();
+            let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let results = parsed["results"].as_array().unwrap();
+            prop_assert_eq!(results.len(), resp.columns.len());
+            for (r, c) in results.iter().zip(&resp.columns) {
+                prop_assert_eq!(r["values"].as_array().unwrap().len(), c.values.len());
+                prop_assert_eq!(r.get("event_timestamps").is_some(), !c.event_ts_micros.is_empty());
+            }
+            let names: Vec<String> =
+                serde_json::from_value(parsed["metadata"]["feature_names"].clone()).unwrap();
+            prop_assert_eq!(names, resp.feature_names.clone());
+        }
+    }
+}
