@@ -463,3 +463,29 @@ fn sigterm_stops_the_server_gracefully() {
         .expect("the server stops");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn health_is_503_while_the_registry_cannot_be_read() {
+    let (_tmp, repo) = known_repo();
+    let server = Server::start(&repo, &["-r", "0"]);
+    assert_eq!(server.get("/health").status, 200);
+    let registry = repo.join("data/registry.db");
+    let good = std::fs::read(&registry).unwrap();
+    std::fs::write(&registry, b"{ damaged").unwrap();
+    let wait_for = |status: u16| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.get("/health").status != status {
+            assert!(Instant::now() < deadline, "/health never became {status}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(503);
+    // The last good registry keeps serving meanwhile.
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["stats:trips"],"entities":{"driver_id":[1001]}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(&registry, good).unwrap();
+    wait_for(200);
+}

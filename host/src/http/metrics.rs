@@ -7,6 +7,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often buffered histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Latency buckets in seconds: from 50 µs (an edge read) to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 10.0,
@@ -29,6 +32,17 @@ pub fn install() {
         let handle = recorder.handle();
         // Another recorder may be installed (tests); then ours simply renders nothing.
         let _ = metrics::set_global_recorder(recorder);
+        // Histograms buffer raw samples until drained; without a periodic drain a busy server
+        // that nobody scrapes would grow without bound.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
         handle
     });
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::http::error::ApiError;
-use crate::http::models::{GetOnlineFeaturesRequest, parse_body};
+use crate::http::models::{GetOnlineFeaturesRequest, parse_request};
 use crate::http::state::AppState;
 use crate::serving::render::render_online_response;
 use crate::serving::{OnlineRequest, ServingError, get_online_features};
@@ -103,11 +103,11 @@ async fn online_features(
             return r;
         }
     };
-    let req: GetOnlineFeaturesRequest = match parse_body(&bytes) {
+    let req: GetOnlineFeaturesRequest = match parse_request(&bytes) {
         Ok(r) => r,
-        Err(details) => {
+        Err(e) => {
             record(ENDPOINT, false, started, 0, 0);
-            return error_response(ApiError::validation(&details));
+            return error_response(e);
         }
     };
     // Feast labels latency by how many features and views were asked for.
