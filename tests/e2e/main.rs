@@ -5,5 +5,6 @@ mod cli_config;
 mod cli_init;
 mod http;
 mod materialize;
+mod push;
 mod serve;
 mod support;

@@ -6,3 +6,4 @@ pub mod models;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod write_routes;

@@ -23,6 +23,11 @@ const OPENAPI: &str = include_str!("openapi.json");
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/get-online-features", post(online_features))
+        .route("/push", post(crate::http::write_routes::push))
+        .route(
+            "/write-to-online-store",
+            post(crate::http::write_routes::write_to_online_store),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -40,7 +45,8 @@ pub fn metrics_router() -> Router {
         .fallback(|| async { error_response(ApiError::detail(404, "Not Found")) })
 }
 
-fn json(status: u16, body: Vec<u8>) -> Response {
+/// A JSON response.
+pub(crate) fn json(status: u16, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
@@ -57,7 +63,11 @@ pub fn error_response(e: ApiError) -> Response {
 
 /// Reads the whole body, refusing one over the limit with 413 (early, from Content-Length,
 /// when the client announces it).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Response> {
     let too_large = || {
         error_response(ApiError::detail(
             413,
@@ -76,7 +86,14 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         .map_err(|_| too_large())
 }
 
-fn record(endpoint: &'static str, ok: bool, started: Instant, features: usize, views: usize) {
+/// Counts a request and its latency under Feast's metric names.
+pub(crate) fn record(
+    endpoint: &'static str,
+    ok: bool,
+    started: Instant,
+    features: usize,
+    views: usize,
+) {
     let status = if ok { "success" } else { "error" };
     metrics::counter!("feast_feature_server_request_total", "endpoint" => endpoint, "status" => status)
         .increment(1);

@@ -12,7 +12,8 @@
 
 use std::ops::Bound;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use heed::types::{Bytes, Str};
@@ -40,6 +41,25 @@ pub struct LmdbStore {
     map: RwLock<()>,
     /// One writer at a time in this process.
     writer: Mutex<()>,
+    /// Synced writes waiting for the next group commit.
+    queue: Mutex<Vec<Pending>>,
+    /// Held by the writer committing a group; the others wait for their result.
+    leader: Mutex<()>,
+}
+
+/// A synced write waiting in the group-commit queue.
+struct Pending {
+    table: String,
+    features: Vec<String>,
+    rows: Vec<WriteRow>,
+    done: Arc<Slot>,
+}
+
+/// Where a queued write's outcome is handed back to its caller.
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<Result<WriteStats, String>>>,
+    ready: Condvar,
 }
 
 /// Turns heed's errors into ones that say what the store was doing.
@@ -98,6 +118,8 @@ impl LmdbStore {
             policy: config.write_policy,
             map: RwLock::new(()),
             writer: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
+            leader: Mutex::new(()),
         })
     }
 
@@ -113,6 +135,95 @@ impl LmdbStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Writes rows into one table inside a write transaction, applying the write policy.
+    fn apply_rows(
+        &self,
+        wtxn: &mut heed::RwTxn,
+        table: &str,
+        features: &[&str],
+        rows: &[WriteRow],
+    ) -> heed::Result<WriteStats> {
+        let (id, _) = self.ensure_table(wtxn, table)?;
+        let mut stats = WriteStats::default();
+        let mut key = Vec::with_capacity(64);
+        let mut value = Vec::with_capacity(256);
+        let mut pairs: Vec<(&str, &Value)> = Vec::with_capacity(features.len());
+        for row in rows {
+            key.clear();
+            key.extend_from_slice(&id.to_be_bytes());
+            key.extend_from_slice(&row.entity_key);
+            if self.policy == WritePolicy::NewerWins
+                && let Some(old) = self.rows.get(wtxn, &key)?
+                && let Ok((event, created)) = decode_row_header(old)
+                && (row.event_ts_micros, row.created_ts_micros) < (event, created)
+            {
+                stats.kept_newer += 1;
+                continue;
+            }
+            pairs.clear();
+            pairs.extend(features.iter().copied().zip(row.values.iter()));
+            value.clear();
+            encode_row(
+                row.event_ts_micros,
+                row.created_ts_micros,
+                &pairs,
+                &mut value,
+            );
+            self.rows.put(wtxn, &key, &value)?;
+            stats.written += 1;
+        }
+        Ok(stats)
+    }
+
+    /// Group commit: a synced write joins the queue; whichever writer takes the leader lock
+    /// commits everything queued in one transaction with one fsync and hands each write its
+    /// own outcome. Under concurrency, durability then costs one fsync per group, not one per
+    /// request, and each acknowledged write is on disk.
+    fn group_commit(&self, pending: Pending) -> Result<WriteStats> {
+        let slot = pending.done.clone();
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(pending);
+        loop {
+            if let Ok(_leading) = self.leader.try_lock() {
+                let group =
+                    std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+                if !group.is_empty() {
+                    self.commit_group(&group);
+                }
+            }
+            let result = slot.result.lock().unwrap_or_else(|p| p.into_inner());
+            let (mut result, _) = slot
+                .ready
+                .wait_timeout_while(result, Duration::from_millis(1), |r| r.is_none())
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(outcome) = result.take() {
+                return outcome.map_err(anyhow::Error::msg);
+            }
+        }
+    }
+
+    fn commit_group(&self, group: &[Pending]) {
+        let outcome = self.with_write(Durability::Sync, |wtxn| {
+            group
+                .iter()
+                .map(|p| {
+                    let features: Vec<&str> = p.features.iter().map(String::as_str).collect();
+                    self.apply_rows(wtxn, &p.table, &features, &p.rows)
+                })
+                .collect::<heed::Result<Vec<WriteStats>>>()
+        });
+        for (i, p) in group.iter().enumerate() {
+            let r = match &outcome {
+                Ok(stats) => Ok(stats[i]),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            *p.done.result.lock().unwrap_or_else(|x| x.into_inner()) = Some(r);
+            p.done.ready.notify_all();
+        }
     }
 
     fn table_id(&self, txn: &RoTxn, name: &str) -> Result<Option<u32>> {
@@ -313,38 +424,17 @@ impl OnlineStore for LmdbStore {
             );
         }
         let name = table.name();
-        self.with_write(durability, |wtxn| {
-            let (id, _) = self.ensure_table(wtxn, &name)?;
-            let mut stats = WriteStats::default();
-            let mut key = Vec::with_capacity(64);
-            let mut value = Vec::with_capacity(256);
-            let mut pairs: Vec<(&str, &Value)> = Vec::with_capacity(features.len());
-            for row in rows {
-                key.clear();
-                key.extend_from_slice(&id.to_be_bytes());
-                key.extend_from_slice(&row.entity_key);
-                if self.policy == WritePolicy::NewerWins
-                    && let Some(old) = self.rows.get(wtxn, &key)?
-                    && let Ok((event, created)) = decode_row_header(old)
-                    && (row.event_ts_micros, row.created_ts_micros) < (event, created)
-                {
-                    stats.kept_newer += 1;
-                    continue;
-                }
-                pairs.clear();
-                pairs.extend(features.iter().copied().zip(row.values.iter()));
-                value.clear();
-                encode_row(
-                    row.event_ts_micros,
-                    row.created_ts_micros,
-                    &pairs,
-                    &mut value,
-                );
-                self.rows.put(wtxn, &key, &value)?;
-                stats.written += 1;
-            }
-            Ok(stats)
-        })
+        match durability {
+            Durability::Deferred => self.with_write(durability, |wtxn| {
+                self.apply_rows(wtxn, &name, features, rows)
+            }),
+            Durability::Sync => self.group_commit(Pending {
+                table: name,
+                features: features.iter().map(|f| f.to_string()).collect(),
+                rows: rows.to_vec(),
+                done: Arc::new(Slot::default()),
+            }),
+        }
     }
 
     fn sync(&self) -> Result<()> {

@@ -221,3 +221,31 @@ fn teardown_removes_the_files() {
     assert_eq!(changes.len(), 1);
     assert!(!cfg.path.exists());
 }
+
+#[test]
+fn concurrent_synced_writes_are_group_committed_and_none_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        LmdbStore::open(&config(dir.path(), WritePolicy::NewerWins, 1 << 20)).unwrap(),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let id = t * 1000 + i;
+                    let stats = store
+                        .write(T, &NAMES, &[row(id, 1, 0, id as f32)], Durability::Sync)
+                        .unwrap();
+                    assert_eq!(stats.written, 1);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.count(T).unwrap(), 1600);
+    assert_eq!(read_a(&store, 7199), Some(Value::Float(7199.0)));
+    assert!(store.queue.lock().unwrap().is_empty());
+}

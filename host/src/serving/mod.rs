@@ -5,6 +5,7 @@ pub mod coerce;
 mod online;
 pub mod render;
 pub mod response;
+pub mod write;
 
 pub use online::{
     OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features,

@@ -1,0 +1,198 @@
+//! The write routes: `/push` and `/write-to-online-store` (spec §2.1, §2.2, §7).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::error::ApiError;
+use crate::http::models::{PushRequest, WriteToOnlineStoreRequest, parse_request};
+use crate::http::routes::{error_response, json, read_body};
+use crate::http::state::AppState;
+use crate::registry::{FeatureView, SourceKind};
+use crate::serving::ServingError;
+use crate::serving::write::{Columns, TimestampNames, columns_of, write_frame};
+
+fn serving_error(e: ServingError) -> ApiError {
+    match e {
+        ServingError::Feast {
+            status,
+            class,
+            message,
+        } => ApiError::feast(status, class, &message),
+        ServingError::Other(message) => ApiError::plain(500, &message),
+    }
+}
+
+/// Runs a write off the async workers: it waits for an fsync.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::plain(500, &format!("the write task failed: {e}"))))
+}
+
+/// `POST /push`: rows for every feature view fed by a push source, online, offline or both.
+pub async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    const ENDPOINT: &str = "/push";
+    let started = Instant::now();
+    let bytes = match read_body(&headers, body, state.body_limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req: PushRequest = match parse_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => return error_response(e),
+    };
+    let mode = req.to.clone();
+    let result = blocking(move || push_blocking(&state, req)).await;
+    metrics::counter!("feast_push_request_total", "push_source" => "", "mode" => mode).increment(1);
+    crate::http::routes::record(ENDPOINT, result.is_ok(), started, 0, 0);
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => error_response(e),
+    }
+}
+
+fn push_blocking(state: &AppState, req: PushRequest) -> Result<(), ApiError> {
+    let (online, offline) = match req.to.as_str() {
+        "online" => (true, false),
+        "offline" => (false, true),
+        "online_and_offline" => (true, true),
+        other => {
+            return Err(ApiError::plain(
+                500,
+                &format!(
+                    "{other} is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline']."
+                ),
+            ));
+        }
+    };
+    let snapshot = state.snapshot();
+    let registry = &snapshot.registry;
+    let views: Vec<&FeatureView> = registry
+        .feature_views
+        .values()
+        .map(|v| &v.spec)
+        .filter(|v| v.stream_source.as_deref() == Some(req.push_source_name.as_str()))
+        .collect();
+    if views.is_empty() {
+        return Err(ApiError::feast(
+            422,
+            "PushSourceNotFoundException",
+            &format!("Unable to find push source '{}'.", req.push_source_name),
+        ));
+    }
+    let df = columns_of(&req.df).map_err(serving_error)?;
+    if online {
+        for view in &views {
+            write_frame(
+                registry,
+                state.store.as_ref(),
+                view,
+                &df,
+                TimestampNames::Source,
+            )
+            .map_err(serving_error)?;
+        }
+    }
+    if offline {
+        append_offline(state, registry, &views, &df)?;
+    }
+    Ok(())
+}
+
+/// Appends the rows to each distinct batch source of the views, once per source (two views
+/// fed by one push source and one batch source must not store the rows twice).
+fn append_offline(
+    state: &AppState,
+    registry: &crate::registry::Registry,
+    views: &[&FeatureView],
+    df: &Columns,
+) -> Result<(), ApiError> {
+    let mut done: Vec<&str> = Vec::new();
+    for view in views {
+        if done.contains(&view.batch_source.as_str()) {
+            continue;
+        }
+        done.push(&view.batch_source);
+        let Some(SourceKind::File { path, .. }) = registry
+            .data_sources
+            .get(&view.batch_source)
+            .map(|s| &s.spec.kind)
+        else {
+            return Err(ApiError::plain(
+                500,
+                &format!(
+                    "feature view {} has no file batch source to push offline to",
+                    view.name
+                ),
+            ));
+        };
+        let full = state.config.repo_path.join(path);
+        offline_append_pending(&full, df)?;
+    }
+    Ok(())
+}
+
+/// `POST /write-to-online-store`: rows for one feature view, online (200 with body `null`).
+pub async fn write_to_online_store(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const ENDPOINT: &str = "/write-to-online-store";
+    let started = Instant::now();
+    let bytes = match read_body(&headers, body, state.body_limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req: WriteToOnlineStoreRequest = match parse_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => return error_response(e),
+    };
+    let result = blocking(move || {
+        let snapshot = state.snapshot();
+        let registry = &snapshot.registry;
+        let name = req.feature_view_name.as_str();
+        let Some(view) = registry.feature_views.get(name) else {
+            if let Some(odfv) = registry.on_demand_feature_views.get(name) {
+                return Err(ApiError::plain(
+                    500,
+                    &format!(
+                        "on demand feature view {name} cannot be written: it needs its WASM plugin `{}`, and this server has no plugin host yet",
+                        odfv.spec.plugin
+                    ),
+                ));
+            }
+            return Err(ApiError::feast(
+                404,
+                "FeastObjectNotFoundException",
+                &format!("Can't recognize feast object with a name {name}"),
+            ));
+        };
+        let df = columns_of(&req.df).map_err(serving_error)?;
+        write_frame(registry, state.store.as_ref(), &view.spec, &df, TimestampNames::SourceOrSdk)
+            .map_err(serving_error)?;
+        Ok(())
+    })
+    .await;
+    crate::http::routes::record(ENDPOINT, result.is_ok(), started, 0, 0);
+    match result {
+        Ok(()) => json(200, b"null".to_vec()),
+        Err(e) => error_response(e),
+    }
+}
+
+/// The offline half of a push: appending part files to the batch source is not built yet,
+/// so offline pushes are refused outright rather than half-done.
+fn offline_append_pending(_: &std::path::Path, _: &Columns) -> Result<(), ApiError> {
+    Err(ApiError::plain(
+        500,
+        "offline push (to: offline / online_and_offline) is not supported by this build yet; push with to: online",
+    ))
+}

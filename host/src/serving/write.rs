@@ -1,0 +1,202 @@
+//! Online writes of a columnar dataframe (what `/push` and `/write-to-online-store` receive):
+//! Feast's rules of spec §7.2, then one atomic, durable write per view.
+
+use serde_json::Value as Json;
+
+use crate::offline::convert::json_to_value;
+use crate::online::{Durability, OnlineStore, Table, WriteRow, WriteStats};
+use crate::registry::{FeatureView, Registry, SourceKind};
+use crate::serving::ServingError;
+use crate::serving::coerce::coerce_entity_value;
+use crate::types::time::parse_timestamp;
+use crate::types::{Value, serialize_entity_key_into};
+
+/// A dataframe as a list of named columns of equal length.
+pub type Columns = Vec<(String, Vec<Json>)>;
+
+/// Turns a JSON object of columns into equal-length columns, broadcasting scalars when at
+/// least one column is a list (pandas' rule); all-scalar frames and ragged lists are refused
+/// as pandas refuses them.
+pub fn columns_of(df: &serde_json::Map<String, Json>) -> Result<Columns, ServingError> {
+    let len = df.values().filter_map(Json::as_array).map(Vec::len).max();
+    let Some(len) = len else {
+        if df.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(ServingError::Other(
+            "If using all scalar values, you must pass an index".into(),
+        ));
+    };
+    df.iter()
+        .map(|(name, v)| match v {
+            Json::Array(items) if items.len() == len => Ok((name.clone(), items.clone())),
+            Json::Array(_) => Err(ServingError::Other(
+                "All arrays must be of the same length".into(),
+            )),
+            scalar => Ok((name.clone(), vec![scalar.clone(); len])),
+        })
+        .collect()
+}
+
+/// Which timestamp columns a write may use besides the view's source's own names: the Feast
+/// SDK's remote store always sends `event_timestamp` and `created` (spec §14 #12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampNames {
+    /// Only the batch source's `timestamp_field` / `created_timestamp_column` (`/push`).
+    Source,
+    /// Those, else `event_timestamp` / `created` (`/write-to-online-store`).
+    SourceOrSdk,
+}
+
+fn timestamp_micros(v: &Json, column: &str, row: usize) -> Result<Option<i64>, ServingError> {
+    let bad = |why: String| ServingError::Other(format!("column {column}, row {row}: {why}"));
+    match v {
+        Json::Null => Ok(None),
+        Json::String(s) => parse_timestamp(s)
+            .map(|t| Some(t.timestamp_micros()))
+            .map_err(bad),
+        // pandas reads integer timestamps as nanoseconds since the epoch.
+        Json::Number(n) => n
+            .as_i64()
+            .map(|ns| Some(ns.div_euclid(1000)))
+            .ok_or_else(|| bad(format!("{n} is not a timestamp"))),
+        other => Err(bad(format!("{other} is not a timestamp"))),
+    }
+}
+
+/// Writes a dataframe to one view's online table with durability, under the view's rules:
+/// the source's `field_mapping` renames columns first; every feature and join key and the
+/// event timestamp must be present (extra columns are ignored); values are converted by each
+/// feature's dtype (NaN and null are stored nulls); an empty frame, or one whose features are
+/// all null, writes nothing.
+pub fn write_frame(
+    registry: &Registry,
+    store: &dyn OnlineStore,
+    view: &FeatureView,
+    df: &Columns,
+    names: TimestampNames,
+) -> Result<WriteStats, ServingError> {
+    let source = registry
+        .data_sources
+        .get(&view.batch_source)
+        .map(|s| &s.spec.kind);
+    let (ts_field, created_field, mapping) = match source {
+        Some(SourceKind::File {
+            timestamp_field,
+            created_timestamp_column,
+            field_mapping,
+            ..
+        }) => (
+            timestamp_field.as_str(),
+            created_timestamp_column.as_str(),
+            field_mapping,
+        ),
+        _ => {
+            return Err(ServingError::Other(format!(
+                "feature view {} has no file batch source to take its timestamp column from",
+                view.name
+            )));
+        }
+    };
+    let renamed = |name: &str| mapping.get(name).map_or(name, String::as_str).to_string();
+    let find = |name: &str| df.iter().find(|(c, _)| renamed(c) == name).map(|(_, v)| v);
+    let missing = |name: &str| ServingError::Other(format!("Column {name} not found in table"));
+    let rows = df.first().map_or(0, |(_, v)| v.len());
+
+    let event = match (find(ts_field), names) {
+        (Some(c), _) => c,
+        (None, TimestampNames::SourceOrSdk) => {
+            find("event_timestamp").ok_or_else(|| missing(ts_field))?
+        }
+        (None, TimestampNames::Source) => return Err(missing(ts_field)),
+    };
+    let created = match (created_field, names) {
+        ("", TimestampNames::Source) => None,
+        ("", TimestampNames::SourceOrSdk) => find("created"),
+        (c, TimestampNames::Source) => find(c),
+        (c, TimestampNames::SourceOrSdk) => find(c).or_else(|| find("created")),
+    };
+    let keys: Vec<(&str, &crate::types::DType, &Vec<Json>)> = view
+        .entity_columns
+        .iter()
+        .map(|k| {
+            Ok((
+                k.name.as_str(),
+                &k.dtype,
+                find(&k.name).ok_or_else(|| missing(&k.name))?,
+            ))
+        })
+        .collect::<Result<_, ServingError>>()?;
+    let features: Vec<(&str, &crate::types::DType, &Vec<Json>)> = view
+        .features
+        .iter()
+        .map(|f| {
+            Ok((
+                f.name.as_str(),
+                &f.dtype,
+                find(&f.name).ok_or_else(|| missing(&f.name))?,
+            ))
+        })
+        .collect::<Result<_, ServingError>>()?;
+
+    let mut out = Vec::with_capacity(rows);
+    let mut key_buf = Vec::with_capacity(64);
+    for row in 0..rows {
+        let values: Vec<Value> = features
+            .iter()
+            .map(|(name, dtype, col)| match &col[row] {
+                Json::Number(n) if n.as_f64().is_some_and(f64::is_nan) => Ok(Value::Null),
+                v => json_to_value(v, dtype)
+                    .map_err(|e| ServingError::Other(format!("column {name}, row {row}: {e}"))),
+            })
+            .collect::<Result<_, _>>()?;
+        let key_values: Vec<Value> = keys
+            .iter()
+            .map(|(name, dtype, col)| {
+                coerce_entity_value(&col[row], dtype)
+                    .map_err(|e| ServingError::Other(format!("column {name}, row {row}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let pairs: Vec<(&str, &Value)> = keys
+            .iter()
+            .map(|(n, _, _)| *n)
+            .zip(key_values.iter())
+            .collect();
+        key_buf.clear();
+        serialize_entity_key_into(&pairs, &mut key_buf)
+            .map_err(|e| ServingError::Other(e.to_string()))?;
+        let event_ts = timestamp_micros(&event[row], ts_field, row)?.ok_or_else(|| {
+            ServingError::Other(format!(
+                "column {ts_field}, row {row}: the event timestamp is null"
+            ))
+        })?;
+        let created_ts = match created {
+            Some(c) => timestamp_micros(&c[row], "created", row)?.unwrap_or(0),
+            None => 0,
+        };
+        out.push(WriteRow {
+            entity_key: key_buf.clone(),
+            event_ts_micros: event_ts,
+            created_ts_micros: created_ts,
+            values,
+        });
+    }
+    if out
+        .iter()
+        .all(|r| r.values.iter().all(|v| *v == Value::Null))
+    {
+        tracing::warn!(
+            "nothing to write to {}: no rows, or every feature is null",
+            view.name
+        );
+        return Ok(WriteStats::default());
+    }
+    let names: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
+    let table = Table {
+        project: &registry.project.spec.name,
+        view: &view.name,
+    };
+    store
+        .write(table, &names, &out, Durability::Sync)
+        .map_err(|e| ServingError::Other(format!("online store write failed: {e:#}")))
+}

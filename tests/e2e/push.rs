@@ -1,0 +1,226 @@
+//! The write routes with the real binary: /push and /write-to-online-store, their errors, and
+//! their durability (concurrent clients, SIGKILL right after acknowledged pushes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::http::{Server, request};
+use crate::support::{demo_repo, run};
+
+/// The demo, applied (nothing materialized: pushes are the only data).
+fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, repo) = demo_repo();
+    run(&repo, &["apply"]).success();
+    (tmp, repo)
+}
+
+/// One pushed row for a driver, with the demo's columns (spec §11.5 step 5).
+fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
+    format!(
+        r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[{driver}],"event_timestamp":["{ts}"],"created":["{ts}"],"conv_rate":[{conv_rate}],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{{"vehicle_type":"truck","rating":"4.9"}}],"driver_config":["{{\"max_distance_km\": 50}}"],"driver_profile":[{{"name":"pushed","age":"40"}}]}},"to":"online"}}"#
+    )
+}
+
+const FRESH: &str = r#""features":["driver_hourly_stats_fresh:conv_rate","driver_hourly_stats_fresh:avg_daily_trips","driver_hourly_stats_fresh:driver_metadata","driver_hourly_stats_fresh:driver_profile"]"#;
+
+#[test]
+fn a_push_is_read_back_through_the_fresh_view() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json("/push", &push_body(1001, 0.75, "2026-11-24 10:59:42+00:00"));
+    assert_eq!((r.status, r.body.len()), (200, 0), "{}", r.text());
+    let r = server.post_json(
+        "/get-online-features",
+        &format!(r#"{{{FRESH},"entities":{{"driver_id":[1001,1002]}}}}"#),
+    );
+    assert_eq!(
+        r.text(),
+        r#"{"results":[{"values":[1001,1002],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]},{"values":[0.75,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[1000,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"vehicle_type":"truck","rating":"4.9"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"name":"pushed","age":"40"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]}],"metadata":{"feature_names":["driver_id","conv_rate","avg_daily_trips","driver_metadata","driver_profile"]}}"#
+    );
+    // The file-sourced view is not fed by the push source.
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":[1001]}}"#,
+    );
+    assert_eq!(
+        r.json()["results"][1]["statuses"],
+        serde_json::json!(["NOT_FOUND"])
+    );
+    // An older event does not roll the value back (newer_wins); a newer one replaces it.
+    server.post_json("/push", &push_body(1001, 0.1, "2026-11-24 09:00:00+00:00"));
+    server.post_json("/push", &push_body(1001, 0.9, "2026-11-24 11:00:00"));
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{"driver_id":[1001]}}"#,
+    );
+    assert_eq!(
+        r.json()["results"][1]["values"],
+        serde_json::json!([0.8999999761581421]),
+        "float32, widened"
+    );
+}
+
+#[test]
+fn push_errors_answer_as_feast() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    let body = push_body(1001, 0.75, "2026-11-24 10:59:42+00:00");
+    let r = server.post_json("/push", &body.replace("driver_stats_push_source", "nope"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            422,
+            r#""{\"module\": \"feast.errors\", \"class\": \"PushSourceNotFoundException\", \"message\": \"Unable to find push source 'nope'.\"}""#
+        )
+    );
+    let r = server.post_json(
+        "/push",
+        &body.replace(r#""to":"online""#, r#""to":"elsewhere""#),
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            500,
+            r#""elsewhere is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].""#
+        )
+    );
+    let r = server.post_json("/push", &body.replace(r#""acc_rate":[0.5],"#, ""));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, r#""Column acc_rate not found in table""#)
+    );
+    let r = server.post_json(
+        "/push",
+        &body.replace(
+            r#""avg_daily_trips":[1000]"#,
+            r#""avg_daily_trips":["many"]"#,
+        ),
+    );
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("avg_daily_trips, row 0"), "{}", r.text());
+    let r = server.post_json("/push", &push_body(1001, 0.75, "yesterday"));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.text().contains("cannot read `yesterday` as a timestamp"),
+        "{}",
+        r.text()
+    );
+    let r = server.post_json(
+        "/push",
+        r#"{"push_source_name":"driver_stats_push_source"}"#,
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    // Nothing was written by the failed pushes.
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{"driver_id":[1001]}}"#,
+    );
+    assert_eq!(
+        r.json()["results"][1]["statuses"],
+        serde_json::json!(["NOT_FOUND"])
+    );
+}
+
+#[test]
+fn write_to_online_store_takes_feast_sdk_columns() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    // What the Feast SDK's remote online store sends: event_timestamp and created.
+    let r = server.post_json(
+        "/write-to-online-store",
+        r#"{"feature_view_name":"driver_hourly_stats","df":{"driver_id":[1005,1004],"conv_rate":[0.5,0.25],"acc_rate":[0.1,0.2],"avg_daily_trips":[3,4],"driver_metadata":[{"rating":"4.0"},null],"driver_config":["{}","[]"],"driver_profile":[null,{"name":"d","age":"22"}],"event_timestamp":["2026-11-24T08:00:00Z","2026-11-24T08:00:00Z"],"created":["2026-11-24T08:00:01Z","2026-11-24T08:00:01Z"]}}"#,
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+    let r = server.post_json("/get-online-features", r#"{"features":["driver_hourly_stats:avg_daily_trips","driver_hourly_stats:driver_profile"],"entities":{"driver_id":[1004,1005]}}"#);
+    assert_eq!(r.json()["results"][1]["values"], serde_json::json!([4, 3]));
+    assert_eq!(
+        r.json()["results"][2]["values"],
+        serde_json::json!([{"name": "d", "age": "22"}, null])
+    );
+    assert_eq!(
+        r.json()["results"][2]["statuses"],
+        serde_json::json!(["PRESENT", "PRESENT"])
+    );
+    let r = server.post_json(
+        "/write-to-online-store",
+        r#"{"feature_view_name":"nope","df":{}}"#,
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            404,
+            r#""{\"module\": \"feast.errors\", \"class\": \"FeastObjectNotFoundException\", \"message\": \"Can't recognize feast object with a name nope\"}""#
+        )
+    );
+}
+
+#[test]
+fn concurrent_pushes_lose_nothing() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Arc::new(Server::start(&repo, &[]));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let id = 10_000 + c * 500 + i;
+                    let r = request(
+                        &addr,
+                        "POST",
+                        "/push",
+                        &[],
+                        push_body(id, id as f64, "2026-11-24 10:00:00").as_bytes(),
+                    );
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let ids: Vec<String> = (10_000..14_000).map(|i: i64| i.to_string()).collect();
+    let r = server.post_json(
+        "/get-online-features",
+        &format!(r#"{{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{{"driver_id":[{}]}}}}"#, ids.join(",")),
+    );
+    let v = r.json();
+    let values = v["results"][1]["values"].as_array().unwrap();
+    assert_eq!(values.len(), 4000);
+    for (i, value) in values.iter().enumerate() {
+        assert_eq!(
+            value.as_f64(),
+            Some((10_000 + i) as f64),
+            "driver {}",
+            10_000 + i
+        );
+    }
+}
+
+#[test]
+fn acknowledged_pushes_survive_a_sigkill() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    for id in 0..50 {
+        let r = server.post_json(
+            "/push",
+            &push_body(20_000 + id, id as f64, "2026-11-24 10:00:00"),
+        );
+        assert_eq!(r.status, 200);
+    }
+    // SIGKILL right after the last acknowledgement: no chance to flush anything.
+    std::process::Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    server.wait(Duration::from_secs(5)).expect("killed");
+    let server = Server::start(&repo, &[]);
+    let ids: Vec<String> = (20_000..20_050).map(|i: i64| i.to_string()).collect();
+    let r = server.post_json(
+        "/get-online-features",
+        &format!(r#"{{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{{"driver_id":[{}]}}}}"#, ids.join(",")),
+    );
+    let v = r.json();
+    let statuses = v["results"][1]["statuses"].as_array().unwrap();
+    assert!(statuses.iter().all(|s| s == "PRESENT"), "{statuses:?}");
+}
