@@ -5,6 +5,7 @@ mod cli_config;
 mod cli_init;
 mod http;
 mod materialize;
+mod materialize_http;
 mod push;
 mod serve;
 mod support;

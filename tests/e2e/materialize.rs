@@ -21,13 +21,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::support::{demo_repo, run};
 
 /// Opens the repo's LMDB store in this process (the binary has exited).
-fn open_store(repo: &Path) -> LmdbStore {
+pub(crate) fn open_store(repo: &Path) -> LmdbStore {
     let config = RepoConfig::load(repo, None).unwrap();
     let OnlineStoreConfig::Lmdb(lmdb) = &config.online_store;
     LmdbStore::open(lmdb).unwrap()
 }
 
-fn key(name: &str, id: i64) -> Vec<u8> {
+pub(crate) fn key(name: &str, id: i64) -> Vec<u8> {
     serialize_entity_key(&[(name, &Value::Int64(id))]).unwrap()
 }
 
@@ -237,7 +237,10 @@ fn row_age(row: &ReadRow) -> Value {
 
 /// A repo with one entity `id`, a source `src` over `data/src.parquet` and the given
 /// definitions for views.
-fn custom_repo(batches: &[RecordBatch], views: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn custom_repo(
+    batches: &[RecordBatch],
+    views: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("r");
     std::fs::create_dir_all(repo.join("data")).unwrap();
@@ -259,7 +262,7 @@ fn custom_repo(batches: &[RecordBatch], views: &str) -> (tempfile::TempDir, std:
 }
 
 /// Rows of (id, ts seconds, created seconds, raw_a, b).
-fn batch(rows: &[(i64, i64, i64, f32, i64)]) -> RecordBatch {
+pub(crate) fn batch(rows: &[(i64, i64, i64, f32, i64)]) -> RecordBatch {
     let ts = |f: fn(&(i64, i64, i64, f32, i64)) -> i64| {
         Arc::new(
             TimestampNanosecondArray::from(rows.iter().map(|r| f(r) * NANOS).collect::<Vec<_>>())
@@ -300,7 +303,7 @@ fn batch(rows: &[(i64, i64, i64, f32, i64)]) -> RecordBatch {
     .unwrap()
 }
 
-const VIEW_A: &str = "feature_views:\n  - name: v\n    entities: [thing]\n    schema:\n      - {name: a, dtype: Float32}\n    source: src\n";
+pub(crate) const VIEW_A: &str = "feature_views:\n  - name: v\n    entities: [thing]\n    schema:\n      - {name: a, dtype: Float32}\n    source: src\n";
 const VIEW_AB: &str = "feature_views:\n  - name: v\n    entities: [thing]\n    schema:\n      - {name: a, dtype: Float32}\n      - {name: b, dtype: Int64}\n    source: src\n";
 
 fn ts(secs: i64) -> String {

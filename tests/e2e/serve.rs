@@ -20,7 +20,7 @@ const T1: i64 = 1_795_168_800;
 const T2: i64 = 1_795_172_400;
 
 /// A repo whose data is known exactly, so responses can be compared byte for byte.
-fn known_repo() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn known_repo() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("shop");
     std::fs::create_dir_all(repo.join("data")).unwrap();

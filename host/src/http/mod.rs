@@ -1,6 +1,7 @@
 //! Framework-free pieces of the HTTP front: Feast's request models and error responses.
 
 pub mod error;
+pub mod materialize_routes;
 pub mod metrics;
 pub mod models;
 pub mod routes;

@@ -25,6 +25,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/get-online-features", post(online_features))
         .route("/push", post(crate::http::write_routes::push))
         .route(
+            "/materialize",
+            post(crate::http::materialize_routes::materialize),
+        )
+        .route(
+            "/materialize-incremental",
+            post(crate::http::materialize_routes::materialize_incremental),
+        )
+        .route(
             "/write-to-online-store",
             post(crate::http::write_routes::write_to_online_store),
         )

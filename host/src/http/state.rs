@@ -33,6 +33,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Why the last registry load failed, if it did (reported by `/health`).
     registry_error: Mutex<Option<String>>,
+    /// Views being materialized by this server (for the async 409).
+    pub running: crate::http::materialize_routes::Running,
+    /// Bounds the materializations running at once.
+    pub materialize_pool: Arc<tokio::sync::Semaphore>,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -95,6 +99,10 @@ impl AppState {
             options,
             body_limit,
             registry_error: Mutex::new(None),
+            running: Default::default(),
+            materialize_pool: Arc::new(tokio::sync::Semaphore::new(
+                crate::http::materialize_routes::max_workers(),
+            )),
         })
     }
 
