@@ -224,3 +224,106 @@ fn acknowledged_pushes_survive_a_sigkill() {
     let statuses = v["results"][1]["statuses"].as_array().unwrap();
     assert!(statuses.iter().all(|s| s == "PRESENT"), "{statuses:?}");
 }
+
+fn offline_body(driver: i64, conv_rate: f64, ts: &str, to: &str) -> String {
+    push_body(driver, conv_rate, ts).replace(r#""to":"online""#, &format!(r#""to":"{to}""#))
+}
+
+#[test]
+fn an_offline_push_appends_a_part_and_materialize_serves_it() {
+    let (_tmp, repo) = pushed_demo();
+    let source = repo.join("data/driver_stats.parquet");
+    let original = std::fs::read(&source).unwrap();
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json(
+        "/push",
+        &offline_body(1001, 0.125, "2099-01-01 00:00:00+00:00", "offline"),
+    );
+    assert_eq!((r.status, r.body.len()), (200, 0), "{}", r.text());
+    // Offline only: nothing online yet.
+    let read = |view: &str| {
+        server
+            .post_json(
+                "/get-online-features",
+                &format!(
+                    r#"{{"features":["{view}:conv_rate"],"entities":{{"driver_id":[1001]}}}}"#
+                ),
+            )
+            .json()["results"][1]
+            .clone()
+    };
+    assert_eq!(
+        read("driver_hourly_stats_fresh")["statuses"],
+        serde_json::json!(["NOT_FOUND"])
+    );
+    // online_and_offline: both at once.
+    let r = server.post_json(
+        "/push",
+        &offline_body(1002, 0.5, "2099-01-01 00:00:00+00:00", "online_and_offline"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The existing file keeps its bytes; each push is a new part beside it.
+    assert_eq!(std::fs::read(&source).unwrap(), original);
+    let parts: Vec<_> = std::fs::read_dir(repo.join("data/driver_stats.parquet.parts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.starts_with("part-") && p.ends_with(".parquet")),
+        "{parts:?}"
+    );
+    // Materializing reads the parts: the pushed row reaches both views of the source.
+    let r = server.post_json(
+        "/materialize",
+        r#"{"start_ts":"2098-12-31","end_ts":"2099-01-02"}"#,
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+    for view in ["driver_hourly_stats", "driver_hourly_stats_fresh"] {
+        assert_eq!(read(view)["values"], serde_json::json!([0.125]), "{view}");
+    }
+    // A push whose columns differ from the source's is refused with Feast's message, and
+    // writes nothing anywhere.
+    let bad = offline_body(1003, 0.5, "2099-01-01 00:00:00+00:00", "online_and_offline")
+        .replace(r#""created":["2099-01-01 00:00:00+00:00"],"#, "");
+    let r = server.post_json("/push", &bad);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            500,
+            r#""The input dataframe columns do not match the batch source columns. missing_expected_columns: ['created'], extra_unexpected_columns: []""#
+        )
+    );
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{"driver_id":[1003]}}"#,
+    );
+    assert_eq!(
+        r.json()["results"][1]["statuses"],
+        serde_json::json!(["NOT_FOUND"])
+    );
+    assert_eq!(
+        std::fs::read_dir(repo.join("data/driver_stats.parquet.parts"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_crash_mid_write_leaves_no_part_that_materialize_reads() {
+    let (_tmp, repo) = pushed_demo();
+    let parts = repo.join("data/driver_stats.parquet.parts");
+    std::fs::create_dir_all(&parts).unwrap();
+    // What a crash between write and rename leaves: a hidden temp file with half a parquet.
+    std::fs::write(
+        parts.join(".part-20991231T000000.000000Z-dead.parquet.x1.tmp"),
+        b"PAR1 half a file",
+    )
+    .unwrap();
+    let r = run(&repo, &["materialize", "2000-01-01", "2099-12-31"]);
+    let r = r.success();
+    assert!(r.stdout.contains("1807 rows read"), "{}", r.stdout);
+}

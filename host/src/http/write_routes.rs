@@ -14,7 +14,9 @@ use crate::http::routes::{error_response, json, read_body};
 use crate::http::state::AppState;
 use crate::registry::{FeatureView, SourceKind};
 use crate::serving::ServingError;
-use crate::serving::write::{Columns, TimestampNames, columns_of, write_frame};
+use crate::serving::write::{
+    Columns, TimestampNames, columns_of, prepare_frame, write_frame, write_rows,
+};
 
 fn serving_error(e: ServingError) -> ApiError {
     match e {
@@ -88,20 +90,21 @@ fn push_blocking(state: &AppState, req: PushRequest) -> Result<(), ApiError> {
         ));
     }
     let df = columns_of(&req.df).map_err(serving_error)?;
-    if online {
-        for view in &views {
-            write_frame(
-                registry,
-                state.store.as_ref(),
-                view,
-                &df,
-                TimestampNames::Source,
-            )
-            .map_err(serving_error)?;
-        }
-    }
+    // Every check before any write: a push that fails writes nothing, online or offline.
+    let prepared = if online {
+        views
+            .iter()
+            .map(|v| prepare_frame(registry, v, &df, TimestampNames::Source))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serving_error)?
+    } else {
+        Vec::new()
+    };
     if offline {
         append_offline(state, registry, &views, &df)?;
+    }
+    for (view, rows) in views.iter().zip(&prepared) {
+        write_rows(registry, state.store.as_ref(), view, rows).map_err(serving_error)?;
     }
     Ok(())
 }
@@ -134,7 +137,8 @@ fn append_offline(
             ));
         };
         let full = state.config.repo_path.join(path);
-        offline_append_pending(&full, df)?;
+        crate::offline::push::append_rows(&full, df)
+            .map_err(|e| ApiError::plain(500, &e.to_string()))?;
     }
     Ok(())
 }
@@ -186,13 +190,4 @@ pub async fn write_to_online_store(
         Ok(()) => json(200, b"null".to_vec()),
         Err(e) => error_response(e),
     }
-}
-
-/// The offline half of a push: appending part files to the batch source is not built yet,
-/// so offline pushes are refused outright rather than half-done.
-fn offline_append_pending(_: &std::path::Path, _: &Columns) -> Result<(), ApiError> {
-    Err(ApiError::plain(
-        500,
-        "offline push (to: offline / online_and_offline) is not supported by this build yet; push with to: online",
-    ))
 }

@@ -2,4 +2,5 @@
 
 pub mod convert;
 pub mod materialize;
+pub mod push;
 pub mod source;

@@ -12,16 +12,34 @@ use crate::types::DType;
 /// A source's columns and their Arrow types.
 pub type Columns = BTreeMap<String, DataType>;
 
-/// The parquet files of a source path: the file itself, or the `*.parquet` files of a
-/// directory (sorted), so a dataset can grow by new part files.
+/// The parquet files of a source path, in the order they were added: for a file, the file
+/// itself followed by the parts pushed beside it (the sorted `*.parquet` files of
+/// `<path>.parts/`, see [`crate::offline::push`]); for a directory, its sorted `*.parquet`
+/// files, so a dataset can grow by new part files. Hidden files (`.name`) are never taken:
+/// that is what an interrupted atomic write leaves behind.
 pub fn parquet_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if !path.is_dir() {
         std::fs::metadata(path)?;
-        return Ok(vec![path.to_path_buf()]);
+        let mut files = vec![path.to_path_buf()];
+        let parts = crate::offline::push::parts_dir(path);
+        if parts.is_dir() {
+            files.extend(parquet_files_in(&parts)?);
+        }
+        return Ok(files);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+    parquet_files_in(path)
+}
+
+/// The visible `*.parquet` files directly inside `dir`, sorted by name.
+fn parquet_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
+        .filter(|p| {
+            let visible = p
+                .file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'));
+            visible && p.extension().is_some_and(|x| x == "parquet") && p.is_file()
+        })
         .collect();
     files.sort();
     Ok(files)

@@ -64,11 +64,7 @@ fn timestamp_micros(v: &Json, column: &str, row: usize) -> Result<Option<i64>, S
     }
 }
 
-/// Writes a dataframe to one view's online table with durability, under the view's rules:
-/// the source's `field_mapping` renames columns first; every feature and join key and the
-/// event timestamp must be present (extra columns are ignored); values are converted by each
-/// feature's dtype (NaN and null are stored nulls); an empty frame, or one whose features are
-/// all null, writes nothing.
+/// Writes a dataframe to one view's online table with durability (see [`prepare_frame`]).
 pub fn write_frame(
     registry: &Registry,
     store: &dyn OnlineStore,
@@ -76,6 +72,41 @@ pub fn write_frame(
     df: &Columns,
     names: TimestampNames,
 ) -> Result<WriteStats, ServingError> {
+    let rows = prepare_frame(registry, view, df, names)?;
+    write_rows(registry, store, view, &rows)
+}
+
+/// Writes prepared rows to the view's online table, durably; nothing for an empty set.
+pub fn write_rows(
+    registry: &Registry,
+    store: &dyn OnlineStore,
+    view: &FeatureView,
+    rows: &[WriteRow],
+) -> Result<WriteStats, ServingError> {
+    if rows.is_empty() {
+        return Ok(WriteStats::default());
+    }
+    let names: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
+    let table = Table {
+        project: &registry.project.spec.name,
+        view: &view.name,
+    };
+    store
+        .write(table, &names, rows, Durability::Sync)
+        .map_err(|e| ServingError::Other(format!("online store write failed: {e:#}")))
+}
+
+/// Turns a dataframe into one view's online rows under Feast's rules, writing nothing: the
+/// source's `field_mapping` renames columns first; every feature and join key and the event
+/// timestamp must be present (extra columns are ignored); values are converted by each
+/// feature's dtype (NaN and null are stored nulls). An empty frame, or one whose features are
+/// all null, gives no rows.
+pub fn prepare_frame(
+    registry: &Registry,
+    view: &FeatureView,
+    df: &Columns,
+    names: TimestampNames,
+) -> Result<Vec<WriteRow>, ServingError> {
     let source = registry
         .data_sources
         .get(&view.batch_source)
@@ -189,14 +220,7 @@ pub fn write_frame(
             "nothing to write to {}: no rows, or every feature is null",
             view.name
         );
-        return Ok(WriteStats::default());
+        return Ok(Vec::new());
     }
-    let names: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
-    let table = Table {
-        project: &registry.project.spec.name,
-        view: &view.name,
-    };
-    store
-        .write(table, &names, &out, Durability::Sync)
-        .map_err(|e| ServingError::Other(format!("online store write failed: {e:#}")))
+    Ok(out)
 }
