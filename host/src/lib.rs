@@ -14,3 +14,4 @@ pub mod registry;
 pub mod repo;
 pub mod serving;
 pub mod types;
+pub mod watch;

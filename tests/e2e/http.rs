@@ -57,7 +57,7 @@ impl Server {
             .expect("a startup line")
             .expect("readable stdout");
         let addr = line
-            .split("on http://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))

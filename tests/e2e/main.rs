@@ -9,3 +9,4 @@ mod materialize_http;
 mod push;
 mod serve;
 mod support;
+mod tls;

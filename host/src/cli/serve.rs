@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Also serve /metrics on port 8000, where Feast serves its metrics.
     #[arg(short = 'm', long)]
     metrics: bool,
+    /// Connections served at once; more clients wait in the listen backlog.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    worker_connections: usize,
 }
 
 /// Feast's metrics port.
@@ -75,12 +78,16 @@ fn init_logging(level: &str) {
 }
 
 pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Result<()> {
-    if args.key.is_some() || args.cert.is_some() {
-        bail!(
-            "TLS (--key/--cert) is not supported by this build yet; serve plain HTTP behind a TLS-terminating proxy for now"
-        );
-    }
     init_logging(log_level);
+    let tls = match (&args.key, &args.cert) {
+        // Absolute, so the reload watcher finds them whatever happens to the cwd.
+        (Some(key), Some(cert)) => Some(crate::http::tls::configure(
+            &std::path::absolute(cert)?,
+            &std::path::absolute(key)?,
+        )?),
+        (None, None) => None,
+        _ => bail!("--key and --cert go together: give both for TLS, or neither"),
+    };
     metrics::install();
     let store: Arc<dyn online::OnlineStore> = Arc::from(online::open(&config)?);
     let project = config.project.clone();
@@ -100,6 +107,11 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
         if !args.no_access_log {
             app = routes::with_access_log(app);
         }
+        let options = crate::http::server::ServerOptions {
+            keep_alive: Duration::from_secs(args.keep_alive_timeout),
+            tls: tls.as_ref().map(|t| t.config.clone()),
+            max_connections: args.worker_connections,
+        };
         if args.metrics {
             let metrics_listener =
                 tokio::net::TcpListener::bind((args.host.as_str(), METRICS_PORT))
@@ -110,24 +122,19 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
                             args.host
                         )
                     })?;
-            let keep_alive = Duration::from_secs(args.keep_alive_timeout);
             tokio::spawn(serve(
                 metrics_listener,
                 routes::metrics_router(),
-                keep_alive,
+                options.clone(),
                 std::future::pending(),
             ));
         }
-        println!("edgefeat is serving project {project} on http://{addr} (Ctrl-C to stop)");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("edgefeat is serving project {project} on {scheme}://{addr} (Ctrl-C to stop)");
         let _ = std::io::stdout().flush();
-        serve(
-            listener,
-            app,
-            Duration::from_secs(args.keep_alive_timeout),
-            shutdown_signal(),
-        )
-        .await?;
-        println!("edgefeat stopped");
+        serve(listener, app, options, shutdown_signal()).await?;
+        // stdout may be gone by now (a closed pipe): never fail on the way out.
+        let _ = writeln!(std::io::stdout(), "edgefeat stopped");
         Ok(())
     })
 }

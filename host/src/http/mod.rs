@@ -7,4 +7,5 @@ pub mod models;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod write_routes;

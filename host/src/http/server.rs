@@ -1,66 +1,89 @@
-//! The accept loop: hyper's HTTP/1.1 server over our router, with keep-alive and header
-//! timeouts, TCP_NODELAY, and a graceful shutdown that finishes requests in flight.
+//! The accept loop: hyper's HTTP/1.1 (and HTTP/2 over TLS, by ALPN) over our router, with
+//! header and handshake timeouts, a cap on concurrent connections, TCP_NODELAY, and a graceful
+//! shutdown that finishes requests in flight.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// How long shutdown waits for requests in flight before closing their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a client may send as request line and headers: well above any Feast client's,
+/// small enough that a client cannot make the server buffer megabytes of headers.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The peer of a connection, available to handlers and the access log as a request extension.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
+
+/// How the server treats connections.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// How long a client may take to send a request's headers (and, over TLS, to finish its
+    /// handshake), also between requests on a kept-alive connection.
+    pub keep_alive: Duration,
+    /// TLS, when the server has a certificate.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+}
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets requests
 /// in flight finish (for up to 30 s) and returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    keep_alive: Duration,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let graceful = GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    // A client that does not finish its headers within the keep-alive timeout (also between
-    // requests on a kept-alive connection) is disconnected.
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(keep_alive)
-        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors, or a connection reset before accept:
-                        // keep serving the others.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone().layer(axum::Extension(Peer(peer)));
-                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!("connection from {peer}: {e}");
-                    }
-                });
-            }
+        // Take a connection slot before accepting: at the cap, new clients wait in the kernel's
+        // backlog instead of costing the server memory.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept: keep
+                    // serving the others.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone().layer(axum::Extension(Peer(peer)));
+        let watcher = graceful.watcher();
+        let options = options.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            match acceptor {
+                None => serve_http1(TokioIo::new(stream), app, &options, watcher, peer).await,
+                Some(acceptor) => serve_tls(acceptor, stream, app, &options, watcher, peer).await,
+            }
+        });
     }
     drop(listener);
     tokio::select! {
@@ -70,6 +93,65 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+async fn serve_http1<I>(
+    io: I,
+    app: Router,
+    options: &ServerOptions,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // A client that does not finish its headers in time (also between requests on a
+    // kept-alive connection) is disconnected, so slow clients cannot hold connections.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.keep_alive)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .keep_alive(true);
+    let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!("connection from {peer}: {e}");
+    }
+}
+
+async fn serve_tls(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    app: Router,
+    options: &ServerOptions,
+    watcher: Watcher,
+    peer: SocketAddr,
+) {
+    let tls = match tokio::time::timeout(options.keep_alive, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!("TLS handshake with {peer} failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake with {peer} timed out");
+            return;
+        }
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let io = TokioIo::new(tls);
+    if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEADER_BYTES as u32)
+            .keep_alive_interval(Some(options.keep_alive));
+        let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!("HTTP/2 connection from {peer}: {e}");
+        }
+    } else {
+        serve_http1(io, app, options, watcher, peer).await;
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

@@ -1,14 +1,11 @@
 //! What the server shares between requests: the current registry snapshot (swapped whole when
 //! the registry file changes), the online store, and the settings.
 
-use std::path::PathBuf;
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
 use arc_swap::ArcSwap;
-use notify::{RecursiveMode, Watcher};
 
 use crate::online::OnlineStore;
 use crate::registry::{
@@ -165,64 +162,16 @@ impl AppState {
     }
 }
 
-/// Keeps the registry watcher alive; dropping it stops watching.
-pub struct RegistryWatcher {
-    _watcher: Option<notify::RecommendedWatcher>,
-}
-
 /// Watches the registry file and re-reads it when it changes, with a poll every `ttl` as a
 /// fallback for filesystems without change events (`None`: events only). Runs on its own
-/// thread, never on the request path.
-pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> RegistryWatcher {
-    let path: PathBuf = state.config.registry_path.clone();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let name = path.file_name().map(|n| n.to_os_string());
-    let watcher = path.parent().and_then(|dir| {
-        let mut w = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event
-                && event.paths.iter().any(|p| p.file_name() == name.as_deref())
-            {
-                let _ = tx.send(());
-            }
-        })
-        .ok()?;
-        w.watch(dir, RecursiveMode::NonRecursive).ok()?;
-        Some(w)
-    });
-    if watcher.is_none() {
-        tracing::warn!(
-            "cannot watch {}; relying on the registry_ttl_sec poll",
-            path.display()
-        );
-    }
-    std::thread::Builder::new()
-        .name("registry-watch".into())
-        .spawn(move || {
-            loop {
-                let got = match ttl {
-                    Some(t) => rx.recv_timeout(t),
-                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                };
-                match got {
-                    Ok(()) => {
-                        // An apply writes a temp file and renames it: let the burst settle.
-                        std::thread::sleep(Duration::from_millis(20));
-                        while rx.try_recv().is_ok() {}
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) if ttl.is_none() => return,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        if let Some(t) = ttl {
-                            std::thread::sleep(t);
-                        }
-                    }
-                }
-                if Arc::strong_count(&state) == 1 {
-                    return;
-                }
-                state.reload();
-            }
-        })
-        .ok();
-    RegistryWatcher { _watcher: watcher }
+/// thread, never on the request path; stops when the server drops its state.
+pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> crate::watch::FileWatcher {
+    let path = state.config.registry_path.clone();
+    crate::watch::watch_files(&[path], ttl, move || {
+        if Arc::strong_count(&state) == 1 {
+            return false;
+        }
+        state.reload();
+        true
+    })
 }
