@@ -179,6 +179,20 @@ async fn run_on_pool(state: Arc<AppState>, jobs: Vec<Job>) -> Result<(), ApiErro
     })
 }
 
+/// Both routes' request: the `async`/`force` query flags (checked first, as FastAPI does) and
+/// the body.
+async fn request<T: crate::http::models::Model>(
+    state: &AppState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(T, bool, bool), Response> {
+    let (asynchronous, force) = query_flags(query).map_err(error_response)?;
+    let bytes = read_body(headers, body, state.body_limit).await?;
+    let req = parse_request(&bytes).map_err(error_response)?;
+    Ok((req, asynchronous, force))
+}
+
 /// `POST /materialize`.
 pub async fn materialize(
     State(state): State<Arc<AppState>>,
@@ -186,18 +200,11 @@ pub async fn materialize(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (asynchronous, force) = match query_flags(query.as_deref()) {
-        Ok(f) => f,
-        Err(e) => return error_response(e),
-    };
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let req: MaterializeRequest = match parse_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => return error_response(e),
-    };
+    let (req, asynchronous, force) =
+        match request::<MaterializeRequest>(&state, query.as_deref(), &headers, body).await {
+            Ok(parsed) => parsed,
+            Err(r) => return r,
+        };
     let jobs = (|| {
         let views = resolve(&state, req.feature_views.as_deref())?;
         let (start, end) = if req.disable_event_timestamp {
@@ -241,18 +248,13 @@ pub async fn materialize_incremental(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (asynchronous, force) = match query_flags(query.as_deref()) {
-        Ok(f) => f,
-        Err(e) => return error_response(e),
-    };
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let req: MaterializeIncrementalRequest = match parse_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => return error_response(e),
-    };
+    let (req, asynchronous, force) =
+        match request::<MaterializeIncrementalRequest>(&state, query.as_deref(), &headers, body)
+            .await
+        {
+            Ok(parsed) => parsed,
+            Err(r) => return r,
+        };
     let jobs = (|| {
         let names = resolve(&state, req.feature_views.as_deref())?;
         let end = timestamp(&req.end_ts)?;
