@@ -500,17 +500,28 @@ fn deleting_a_view_drops_its_table() {
     );
 }
 
-#[test]
-fn a_killed_materialization_leaves_committed_batches_readable_and_no_interval() {
-    // Enough distinct entities for several write transactions (50,000 rows each).
-    const N: i64 = 400_000;
-    let t0 = 1_700_000_000;
-    let rows: Vec<(i64, i64, i64, f32, i64)> = (0..N)
-        .map(|i| (i, t0 + i % 1000, t0, i as f32, i))
+/// Entities in [`large_repo`]: enough for several write transactions (50,000 rows each),
+/// so a materialization takes long enough to be interrupted or overlapped.
+pub(crate) const LARGE: i64 = 400_000;
+/// The first event time in [`large_repo`]; row `i` is at `LARGE_T0 + i % 1000`.
+pub(crate) const LARGE_T0: i64 = 1_700_000_000;
+
+/// A repo with [`LARGE`] entities (`a` = `i`, `b` = `i`), applied.
+pub(crate) fn large_repo(views: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let rows: Vec<(i64, i64, i64, f32, i64)> = (0..LARGE)
+        .map(|i| (i, LARGE_T0 + i % 1000, LARGE_T0, i as f32, i))
         .collect();
     let batches: Vec<RecordBatch> = rows.chunks(100_000).map(batch).collect();
-    let (_tmp, repo) = custom_repo(&batches, VIEW_AB);
+    let (tmp, repo) = custom_repo(&batches, views);
     run(&repo, &["apply"]).success();
+    (tmp, repo)
+}
+
+#[test]
+fn a_killed_materialization_leaves_committed_batches_readable_and_no_interval() {
+    const N: i64 = LARGE;
+    let t0 = LARGE_T0;
+    let (_tmp, repo) = large_repo(VIEW_AB);
     let mut child = crate::support::edgefeat(&repo)
         .args(["materialize", &ts(t0), &ts(t0 + 1000), "--no-progress"])
         .stdout(std::process::Stdio::null())

@@ -2,10 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use arrow_array::RecordBatch;
-
 use crate::http::Server;
-use crate::materialize::{VIEW_A, batch, custom_repo};
+use crate::materialize::VIEW_A;
 use crate::serve::known_repo;
 use crate::support::run;
 
@@ -80,14 +78,8 @@ fn sync_materialize_answers_null_and_serves_the_rows() {
 
 #[test]
 fn async_materialize_accepts_refuses_a_second_and_force_overrides() {
-    const N: i64 = 400_000;
-    let t0 = 1_700_000_000;
-    let rows: Vec<(i64, i64, i64, f32, i64)> = (0..N)
-        .map(|i| (i, t0 + i % 1000, t0, i as f32, i))
-        .collect();
-    let batches: Vec<RecordBatch> = rows.chunks(100_000).map(batch).collect();
-    let (_tmp, repo) = custom_repo(&batches, VIEW_A);
-    run(&repo, &["apply"]).success();
+    const N: i64 = crate::materialize::LARGE;
+    let (_tmp, repo) = crate::materialize::large_repo(VIEW_A);
     let server = Server::start(&repo, &[]);
     let body = r#"{"disable_event_timestamp":true}"#;
     let r = server.post_json("/materialize?async=true", body);
