@@ -99,7 +99,8 @@ pub fn write_rows(
 /// Turns a dataframe into one view's online rows under Feast's rules, writing nothing: the
 /// source's `field_mapping` renames columns first; every feature and join key and the event
 /// timestamp must be present (extra columns are ignored); values are converted by each
-/// feature's dtype (NaN and null are stored nulls). An empty frame, or one whose features are
+/// feature's dtype (a null is a stored null; JSON cannot carry NaN, which the body parser
+/// refuses). An empty frame, or one whose features are
 /// all null, gives no rows.
 pub fn prepare_frame(
     registry: &Registry,
@@ -175,10 +176,9 @@ pub fn prepare_frame(
     for row in 0..rows {
         let values: Vec<Value> = features
             .iter()
-            .map(|(name, dtype, col)| match &col[row] {
-                Json::Number(n) if n.as_f64().is_some_and(f64::is_nan) => Ok(Value::Null),
-                v => json_to_value(v, dtype)
-                    .map_err(|e| ServingError::Other(format!("column {name}, row {row}: {e}"))),
+            .map(|(name, dtype, col)| {
+                json_to_value(&col[row], dtype)
+                    .map_err(|e| ServingError::Other(format!("column {name}, row {row}: {e}")))
             })
             .collect::<Result<_, _>>()?;
         let key_values: Vec<Value> = keys
