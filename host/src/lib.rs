@@ -10,6 +10,7 @@ pub mod fsio;
 pub mod http;
 pub mod offline;
 pub mod online;
+pub mod plugins;
 pub mod registry;
 pub mod repo;
 pub mod serving;

@@ -52,6 +52,7 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
     let old = load_registry(&config.registry_path)?;
     let (new, diff) = diff_and_merge(old.as_ref(), defs, project, chrono::Utc::now());
 
+    check_plugins(config, &new)?;
     if mode == Mode::Apply {
         println!("Applying changes for project {}", config.project);
     }
@@ -67,6 +68,8 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
 
     let (keep, delete) = online_views(old.as_ref(), &new);
     let store = online::open(config)?;
+    let keep: Vec<&FeatureView> = keep.iter().collect();
+    let delete: Vec<&FeatureView> = delete.iter().collect();
     let infra = store.update(&config.project, &keep, &delete)?;
     if !infra.is_empty() {
         println!();
@@ -81,26 +84,91 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
     Ok(())
 }
 
+/// Loads the plugin of every on-demand view computed at request time and checks its
+/// `describe()` against the view: a missing plugin or a mismatch is refused here, not found
+/// by the first request.
+fn check_plugins(config: &RepoConfig, new: &Registry) -> Result<()> {
+    let mut bound: Vec<(&str, &str)> = new
+        .on_demand_feature_views
+        .values()
+        .filter(|o| !o.spec.write_to_online_store)
+        .map(|o| (o.spec.name.as_str(), o.spec.plugin.as_str()))
+        .collect();
+    if bound.is_empty() {
+        return Ok(());
+    }
+    bound.sort_by_key(|(_, p)| *p);
+    let engine = crate::plugins::PluginEngine::new(config.plugins.limits)?;
+    let host = crate::plugins::PluginHost::new(
+        engine,
+        config.plugins.path.clone(),
+        Some(config.plugins.cache_dir.clone()),
+    );
+    host.rescan();
+    let mut problems = Vec::new();
+    let mut checked: Vec<&str> = Vec::new();
+    for (view, plugin) in bound {
+        if checked.contains(&plugin) {
+            continue;
+        }
+        match host.get(plugin) {
+            None => problems.push(format!(
+                "on demand feature view `{view}`: {}",
+                host.missing_reason(plugin)
+            )),
+            Some(p) => {
+                checked.push(plugin);
+                if let Err(e) = crate::http::state::check_against_registry(new, plugin, p.info()) {
+                    problems.extend(e.split("; ").map(String::from));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!(
+            "error: {p}
+"
+        );
+    }
+    let n = problems.len();
+    Err(Reported(format!(
+        "error: {n} plugin problem{}; nothing was applied (`edgefeat plugin check FILE` shows what a plugin declares)",
+        if n == 1 { "" } else { "s" }
+    ))
+    .into())
+}
+
 /// The views the online store keeps, and those whose data it drops: removed from the
 /// registry, or no longer served online.
-fn online_views<'a>(
-    old: Option<&'a Registry>,
-    new: &'a Registry,
-) -> (Vec<&'a FeatureView>, Vec<&'a FeatureView>) {
-    let keep: Vec<&FeatureView> = new
-        .feature_views
-        .values()
-        .map(|v| &v.spec)
-        .filter(|v| v.online)
-        .collect();
+fn online_views(old: Option<&Registry>, new: &Registry) -> (Vec<FeatureView>, Vec<FeatureView>) {
+    let keep: Vec<FeatureView> = stored_views(new);
     let delete = old
         .map(|o| {
-            o.feature_views
-                .values()
-                .map(|v| &v.spec)
-                .filter(|v| v.online && !keep.iter().any(|k| k.name == v.name))
+            stored_views(o)
+                .into_iter()
+                .filter(|v| !keep.iter().any(|k| k.name == v.name))
                 .collect()
         })
         .unwrap_or_default();
     (keep, delete)
+}
+
+/// Every table a registry has in the online store: its online feature views, and its
+/// on-demand views that store their values.
+fn stored_views(registry: &Registry) -> Vec<FeatureView> {
+    let views = registry
+        .feature_views
+        .values()
+        .map(|v| &v.spec)
+        .filter(|v| v.online)
+        .cloned();
+    let odfvs = registry
+        .on_demand_feature_views
+        .values()
+        .filter(|o| o.spec.write_to_online_store)
+        .map(|o| registry.stored_odfv_view(&o.spec));
+    views.chain(odfvs).collect()
 }

@@ -92,6 +92,12 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
     let store: Arc<dyn online::OnlineStore> = Arc::from(online::open(&config)?);
     let project = config.project.clone();
     let state = Arc::new(AppState::new(config, store)?);
+    // Plugins load before the port opens, so the first request finds them.
+    state.start_plugins();
+    let _plugin_watcher = state
+        .plugins
+        .as_ref()
+        .map(|h| crate::plugins::watch_plugins(h, state.config.plugins.poll));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,7 +14,8 @@ use crate::http::error::ApiError;
 use crate::http::models::{GetOnlineFeaturesRequest, parse_request};
 use crate::http::state::AppState;
 use crate::serving::render::render_online_response;
-use crate::serving::{OnlineRequest, ServingError, get_online_features};
+use crate::serving::response::OnlineResponse;
+use crate::serving::{OnlineRequest, Plan, ServingError, Snapshot, serve_plan};
 
 /// The OpenAPI description served at `/openapi.json`.
 const OPENAPI: &str = include_str!("openapi.json");
@@ -148,15 +149,28 @@ async fn online_features(
         views.len()
     };
     let snapshot = state.snapshot();
-    let request = OnlineRequest {
-        entities: &req.entities,
-        feature_service: req.feature_service.as_deref(),
-        features: &req.features,
-        full_feature_names: req.full_feature_names,
-    };
     let now = chrono::Utc::now().timestamp_micros();
     let read_started = Instant::now();
-    let result = get_online_features(&snapshot, state.store.as_ref(), &request, now);
+    let result = match snapshot.plan(
+        req.feature_service.as_deref(),
+        &req.features,
+        req.full_feature_names,
+    ) {
+        Err(e) => Err(e),
+        // Plugins run on the blocking pool, bounded: a plugin spinning until its deadline then
+        // holds a blocking thread, never one of the few async workers plain reads need.
+        Ok(plan) if plan.has_transforms() => {
+            let permit = state.transform_pool.clone().acquire_owned().await;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                serve_request(&plan, &snapshot, &state, &req, now)
+            })
+            .await
+            .unwrap_or_else(|e| Err(ServingError::Other(format!("request task failed: {e}"))))
+        }
+        Ok(plan) => serve_request(&plan, &snapshot, &state, &req, now),
+    };
     metrics::histogram!("feast_feature_server_online_store_read_duration_seconds")
         .record(read_started.elapsed().as_secs_f64());
     let response = match result {
@@ -185,6 +199,29 @@ async fn online_features(
         view_count,
     );
     response.unwrap_or_else(error_response)
+}
+
+fn serve_request(
+    plan: &Plan,
+    snapshot: &Snapshot,
+    state: &AppState,
+    req: &GetOnlineFeaturesRequest,
+    now: i64,
+) -> Result<OnlineResponse, ServingError> {
+    let request = OnlineRequest {
+        entities: &req.entities,
+        feature_service: req.feature_service.as_deref(),
+        features: &req.features,
+        full_feature_names: req.full_feature_names,
+    };
+    serve_plan(
+        plan,
+        snapshot,
+        state.store.as_ref(),
+        state.plugins.as_deref(),
+        &request,
+        now,
+    )
 }
 
 /// 200 when the registry and the store can be read, else 503 (bodies empty, as Feast's).

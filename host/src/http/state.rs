@@ -8,6 +8,7 @@ use anyhow::Result;
 use arc_swap::ArcSwap;
 
 use crate::online::OnlineStore;
+use crate::plugins::{PluginEngine, PluginHost, PluginInfo};
 use crate::registry::{
     FORMAT_NAME, FORMAT_VERSION, Meta, Project, Registry, Stored, load_registry,
 };
@@ -34,6 +35,10 @@ pub struct AppState {
     pub running: crate::http::materialize_routes::Running,
     /// Bounds the materializations running at once.
     pub materialize_pool: Arc<tokio::sync::Semaphore>,
+    /// The transform plugins (`None` when the plugin engine could not start).
+    pub plugins: Option<Arc<PluginHost>>,
+    /// Bounds the requests running plugins at once, on the blocking pool.
+    pub transform_pool: Arc<tokio::sync::Semaphore>,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -89,6 +94,18 @@ impl AppState {
         let registry =
             load_registry(&config.registry_path)?.unwrap_or_else(|| empty_registry(&config));
         let (options, body_limit) = serving_settings(&config);
+        let plugins = match PluginEngine::new(config.plugins.limits) {
+            Ok(engine) => Some(Arc::new(PluginHost::new(
+                engine,
+                config.plugins.path.clone(),
+                Some(config.plugins.cache_dir.clone()),
+            ))),
+            Err(e) => {
+                tracing::error!("on demand feature views are unavailable: {e:#}");
+                None
+            }
+        };
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState {
             snapshot: ArcSwap::from_pointee(Snapshot::new(Arc::new(registry), options)),
             store,
@@ -100,7 +117,26 @@ impl AppState {
             materialize_pool: Arc::new(tokio::sync::Semaphore::new(
                 crate::http::materialize_routes::max_workers(),
             )),
+            plugins,
+            transform_pool: Arc::new(tokio::sync::Semaphore::new(workers * 4)),
         })
+    }
+
+    /// Wires the plugin host to this state: new plugin versions are checked against the
+    /// current registry's on-demand views before they are published; then loads the plugins.
+    pub fn start_plugins(self: &Arc<Self>) {
+        let Some(host) = &self.plugins else { return };
+        let weak = Arc::downgrade(self);
+        host.set_validator(Arc::new(move |name: &str, info: &PluginInfo| {
+            let Some(state) = weak.upgrade() else {
+                return Ok(());
+            };
+            check_against_registry(&state.snapshot().registry, name, info)
+        }));
+        if let Err(e) = std::fs::create_dir_all(host.dir()) {
+            tracing::warn!("cannot create {}: {e}", host.dir().display());
+        }
+        host.rescan();
     }
 
     /// The snapshot requests are served from now.
@@ -130,6 +166,11 @@ impl AppState {
                 self.snapshot
                     .store(Arc::new(Snapshot::new(Arc::new(registry), self.options)));
                 tracing::info!("registry reloaded");
+                drop(error);
+                if let Some(host) = &self.plugins {
+                    // A plugin refused for not fitting the old definitions may fit the new.
+                    host.retry_failed();
+                }
                 true
             }
             Err(e) => {
@@ -174,4 +215,30 @@ pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> crate::wat
         state.reload();
         true
     })
+}
+
+/// Checks `info` of plugin `name` against every on-demand view of `registry` bound to it.
+pub fn check_against_registry(
+    registry: &Registry,
+    name: &str,
+    info: &PluginInfo,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for odfv in registry.on_demand_feature_views.values() {
+        let odfv = &odfv.spec;
+        if odfv.plugin != name || odfv.write_to_online_store {
+            continue;
+        }
+        let available = crate::plugins::check::available_inputs(
+            odfv,
+            |v| registry.feature_views.get(v).map(|f| &f.spec),
+            |s| registry.data_sources.get(s).map(|d| &d.spec),
+        );
+        problems.extend(crate::plugins::check::check_plugin(odfv, info, &available));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }

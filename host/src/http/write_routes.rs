@@ -163,24 +163,31 @@ pub async fn write_to_online_store(
         let snapshot = state.snapshot();
         let registry = &snapshot.registry;
         let name = req.feature_view_name.as_str();
-        let Some(view) = registry.feature_views.get(name) else {
-            if let Some(odfv) = registry.on_demand_feature_views.get(name) {
+        let view = match (
+            registry.feature_views.get(name),
+            registry.on_demand_feature_views.get(name),
+        ) {
+            (Some(v), _) => v.spec.clone(),
+            // Its values are stored: written like a feature view's, outputs as columns.
+            (None, Some(o)) if o.spec.write_to_online_store => registry.stored_odfv_view(&o.spec),
+            (None, Some(_)) => {
                 return Err(ApiError::plain(
                     500,
                     &format!(
-                        "on demand feature view {name} cannot be written: it needs its WASM plugin `{}`, and this server has no plugin host yet",
-                        odfv.spec.plugin
+                        "on demand feature view {name} is computed at request time (write_to_online_store is false): there is nothing to write"
                     ),
                 ));
             }
-            return Err(ApiError::feast(
-                404,
-                "FeastObjectNotFoundException",
-                &format!("Can't recognize feast object with a name {name}"),
-            ));
+            (None, None) => {
+                return Err(ApiError::feast(
+                    404,
+                    "FeastObjectNotFoundException",
+                    &format!("Can't recognize feast object with a name {name}"),
+                ));
+            }
         };
         let df = columns_of(&req.df).map_err(serving_error)?;
-        write_frame(registry, state.store.as_ref(), &view.spec, &df, TimestampNames::SourceOrSdk)
+        write_frame(registry, state.store.as_ref(), &view, &df, TimestampNames::SourceOrSdk)
             .map_err(serving_error)?;
         Ok(())
     })

@@ -1018,9 +1018,10 @@ fn natural_json(json: &serde_json::Value) -> Value {
     }
 }
 
-/// JSON for a natural value, for Arrow columns declared `Json` that are not text. JSON has no
-/// bytes, NaN or infinity: bytes become base64 text and the others `null`.
-fn value_to_json(value: Value) -> serde_json::Value {
+/// JSON for a natural value, for Arrow columns declared `Json` that are not text and for the
+/// `json` columns handed to plugins. JSON has no bytes, NaN or infinity: bytes become base64
+/// text and the others `null`.
+pub fn value_to_json(value: Value) -> serde_json::Value {
     use serde_json::Value as J;
     let float = |f: f64| serde_json::Number::from_f64(f).map_or(J::Null, J::Number);
     match value {

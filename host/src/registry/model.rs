@@ -395,3 +395,44 @@ pub struct Registry {
     /// Permissions by name.
     pub permissions: BTreeMap<String, Stored<Permission>>,
 }
+
+impl Registry {
+    /// An on-demand view whose values are written (`write_to_online_store: true`) is stored
+    /// like a feature view: this is that view, keyed by the entities of its source views in
+    /// source order, with its batch source taken from the first source view (for the
+    /// timestamp column names of writes).
+    pub fn stored_odfv_view(&self, odfv: &OnDemandFeatureView) -> FeatureView {
+        let mut view = FeatureView {
+            name: odfv.name.clone(),
+            entities: Vec::new(),
+            entity_columns: Vec::new(),
+            features: odfv.features.clone(),
+            ttl_seconds: 0,
+            batch_source: String::new(),
+            stream_source: None,
+            online: true,
+            offline: false,
+            description: odfv.description.clone(),
+            tags: odfv.tags.clone(),
+            owner: odfv.owner.clone(),
+        };
+        for s in &odfv.sources {
+            let OdfvSource::FeatureView(v) = s else {
+                continue;
+            };
+            let Some(fv) = self.feature_views.get(v) else {
+                continue;
+            };
+            if view.batch_source.is_empty() {
+                view.batch_source = fv.spec.batch_source.clone();
+            }
+            for (e, c) in fv.spec.entities.iter().zip(&fv.spec.entity_columns) {
+                if !view.entity_columns.iter().any(|k| k.name == c.name) {
+                    view.entities.push(e.clone());
+                    view.entity_columns.push(c.clone());
+                }
+            }
+        }
+        view
+    }
+}

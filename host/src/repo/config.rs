@@ -43,6 +43,8 @@ pub struct RepoConfig {
     pub auth_type: String,
     /// The `feature_server` section, kept whole for the server to read.
     pub feature_server: Option<serde_json::Value>,
+    /// The `plugins` section (edgefeat's own): where plugins live and the limits they run under.
+    pub plugins: PluginsConfig,
     /// What was tolerated but should be fixed (unknown keys), one line each.
     pub warnings: Vec<String>,
 }
@@ -76,6 +78,19 @@ pub enum WritePolicy {
     LastWriteWins,
 }
 
+/// `plugins` in feature_store.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// The directory of `*.wasm` plugins, absolute (default `plugins`).
+    pub path: PathBuf,
+    /// Where compiled plugins are cached, absolute (default `data/plugin-cache`).
+    pub cache_dir: PathBuf,
+    /// The limits of every instance.
+    pub limits: crate::plugins::PluginLimits,
+    /// How often the server rescans the directory besides change events (`None`: never).
+    pub poll: Option<std::time::Duration>,
+}
+
 /// The default `map_size`: 1 GiB of address space (not of disk).
 pub const DEFAULT_MAP_SIZE: u64 = 1 << 30;
 
@@ -90,6 +105,16 @@ struct RawConfig {
     entity_key_serialization_version: Option<u32>,
     auth: Option<RawTyped>,
     feature_server: Option<serde_json::Value>,
+    plugins: Option<RawPlugins>,
+}
+
+#[derive(Deserialize)]
+struct RawPlugins {
+    path: Option<String>,
+    cache_dir: Option<String>,
+    memory_limit: Option<RawSize>,
+    timeout_ms: Option<u64>,
+    poll_interval_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +174,18 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "openlineage",
             "mlflow",
             "data_quality_monitoring",
+            // edgefeat's own
+            "plugins",
+        ],
+    ),
+    (
+        "plugins",
+        &[
+            "path",
+            "cache_dir",
+            "memory_limit",
+            "timeout_ms",
+            "poll_interval_seconds",
         ],
     ),
     (
@@ -333,6 +370,9 @@ impl RepoConfig {
             write_policy,
         });
 
+        let plugins = plugins_config(repo_path, raw.plugins)
+            .map_err(|e| anyhow::anyhow!("{origin}: plugins.{e}"))?;
+
         Ok(RepoConfig {
             repo_path: repo_path.to_path_buf(),
             config_file: None,
@@ -343,9 +383,60 @@ impl RepoConfig {
             online_store,
             auth_type,
             feature_server: raw.feature_server,
+            plugins,
             warnings,
         })
     }
+}
+
+fn plugins_config(
+    repo_path: &Path,
+    raw: Option<RawPlugins>,
+) -> std::result::Result<PluginsConfig, String> {
+    let raw = raw.unwrap_or(RawPlugins {
+        path: None,
+        cache_dir: None,
+        memory_limit: None,
+        timeout_ms: None,
+        poll_interval_seconds: None,
+    });
+    let defaults = crate::plugins::PluginLimits::default();
+    let memory_bytes = match raw.memory_limit {
+        None => defaults.memory_bytes,
+        Some(RawSize::Bytes(n)) => {
+            usize::try_from(n).map_err(|_| "memory_limit: too large".to_string())?
+        }
+        Some(RawSize::Text(t)) => {
+            usize::try_from(parse_size(&t).map_err(|e| format!("memory_limit: {e}"))?)
+                .map_err(|_| "memory_limit: too large".to_string())?
+        }
+    };
+    // A guest needs its stack and data segments; 4 GiB is wasm32's whole address space.
+    if !(1 << 20..=4 << 30).contains(&memory_bytes) {
+        return Err(format!(
+            "memory_limit: {memory_bytes} bytes is out of range; give 1MiB to 4GiB"
+        ));
+    }
+    let timeout_ms = raw
+        .timeout_ms
+        .unwrap_or(defaults.deadline.as_millis() as u64);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return Err(format!(
+            "timeout_ms: {timeout_ms} is out of range; give 1 to 60000 milliseconds"
+        ));
+    }
+    Ok(PluginsConfig {
+        path: repo_path.join(raw.path.unwrap_or_else(|| "plugins".into())),
+        cache_dir: repo_path.join(raw.cache_dir.unwrap_or_else(|| "data/plugin-cache".into())),
+        limits: crate::plugins::PluginLimits {
+            memory_bytes,
+            deadline: std::time::Duration::from_millis(timeout_ms),
+        },
+        poll: match raw.poll_interval_seconds.unwrap_or(5) {
+            0 => None,
+            n => Some(std::time::Duration::from_secs(n)),
+        },
+    })
 }
 
 /// Reads a size such as `512MiB`, `10GiB`, `1GB` or a number of bytes.
@@ -538,7 +629,7 @@ mod tests {
         assert_eq!(
             c.warnings,
             [
-                "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring",
+                "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring, plugins",
                 "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy",
             ]
         );

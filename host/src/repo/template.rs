@@ -50,6 +50,18 @@ pub fn init_repo(parent: &Path, name: &str, now: DateTime<Utc>) -> Result<PathBu
         now,
         seed_from(now),
     )?;
+    // The demo's transform, compiled into this binary by build.rs (see plugins/README.md).
+    if !crate::plugins::DEMO_PLUGIN.is_empty() {
+        std::fs::create_dir_all(tmp.path().join("plugins"))?;
+        std::fs::write(
+            tmp.path().join("plugins/transformed_conv_rate.wasm"),
+            crate::plugins::DEMO_PLUGIN,
+        )?;
+    } else {
+        eprintln!(
+            "warning: this edgefeat was built without the wasm32-wasip2 target, so the repo gets no plugins/transformed_conv_rate.wasm and `apply` will refuse its on demand views; run `rustup target add wasm32-wasip2`, rebuild edgefeat, and init again (or build plugins/transformed-conv-rate yourself)"
+        );
+    }
     let staged = tmp.keep();
     std::fs::rename(&staged, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)

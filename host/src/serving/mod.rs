@@ -5,8 +5,9 @@ pub mod coerce;
 mod online;
 pub mod render;
 pub mod response;
+mod transform;
 pub mod write;
 
 pub use online::{
-    OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features,
+    OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features, serve_plan,
 };

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::online::{OnlineStore, Table};
-use crate::registry::{FeatureView, Registry};
+use crate::plugins::PluginHost;
+use crate::registry::{FeatureView, Field, OdfvSource, OnDemandFeatureView, Registry};
 use crate::serving::coerce::{coerce_entity_value, python_str_list};
 use crate::serving::response::{FieldStatus, OnlineResponse, ResponseColumn};
+use crate::serving::transform::{Step, check_request_data, run_step};
 use crate::types::{DType, Value, serialize_entity_key_into};
 
 /// Why a request failed, in the terms the HTTP layer renders (spec §3.9).
@@ -79,29 +81,53 @@ pub struct Plan {
     aliases: HashMap<String, usize>,
     /// The feature columns of the response, in request order.
     outputs: Vec<Output>,
+    /// The on-demand transforms to run, each once per request.
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether serving the plan calls plugins (which the HTTP layer runs off the async
+    /// workers, so that a slow plugin cannot stall plain requests).
+    pub fn has_transforms(&self) -> bool {
+        !self.steps.is_empty()
+    }
 }
 
 #[derive(Debug)]
-struct ViewRead {
-    name: String,
-    features: Vec<String>,
+pub(crate) struct ViewRead {
+    pub(crate) name: String,
+    pub(crate) features: Vec<String>,
     /// (join key name as serialized, index into `Plan::keys`), in entity order.
-    keys: Vec<(String, usize)>,
+    pub(crate) keys: Vec<(String, usize)>,
     ttl_seconds: u64,
 }
 
 #[derive(Debug)]
-struct KeyColumn {
+pub(crate) struct KeyColumn {
     /// The request column (the join key, or its `join_key_map` name).
-    column: String,
+    pub(crate) column: String,
     dtype: DType,
 }
 
 #[derive(Debug)]
 struct Output {
-    view: usize,
-    feature: usize,
+    source: Source,
     name: String,
+}
+
+/// Where an output column's values come from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A feature read from the online store: `views[view].features[feature]`.
+    Stored { view: usize, feature: usize },
+    /// An output of an on-demand transform: `steps[step].outputs[field]`.
+    Transformed { step: usize, field: usize },
+}
+
+/// What a projection's features are resolved against, before their indexes are known.
+enum Pending<'a> {
+    Stored(usize, &'a str),
+    Transformed(usize, usize),
 }
 
 /// Parsed `view:feature`.
@@ -220,70 +246,134 @@ impl Snapshot {
             keys: Vec::new(),
             aliases: HashMap::new(),
             outputs: Vec::new(),
+            steps: Vec::new(),
         };
         // Output order: request (or projection) order, feature by feature.
-        let mut pending: Vec<(usize, &str, String)> = Vec::new();
+        let mut pending: Vec<(Pending<'_>, String)> = Vec::new();
         for p in &projections {
-            let fv = match reg.feature_views.get(p.view) {
-                Some(v) => &v.spec,
-                None if reg.on_demand_feature_views.contains_key(p.view) => {
-                    let odfv = &reg.on_demand_feature_views[p.view].spec;
-                    return Err(ServingError::Other(format!(
-                        "on demand feature view {} cannot be served: it needs its WASM plugin `{}`, and this server has no plugin host yet",
-                        odfv.name, odfv.plugin
-                    )));
-                }
-                None => return Err(ServingError::view_not_found(p.view, project)),
-            };
-            let view_index = self.add_view(&mut plan, fv, p.join_key_map)?;
-            for f in &p.features {
-                let name = if full_names {
+            let name_of = |f: &str| {
+                if full_names {
                     format!("{}__{f}", p.served_as)
                 } else {
                     f.to_string()
-                };
-                pending.push((view_index, f, name));
-            }
-        }
-        for (view, feature, name) in pending {
-            let read = &mut plan.views[view];
-            if !self.registry.feature_views[&read.name]
-                .spec
-                .features
-                .iter()
-                .any(|f| f.name == feature)
-            {
-                return Err(ServingError::Other(format!(
-                    "'Feature {feature} not found in projection {}'",
-                    read.name
-                )));
-            }
-            let idx = match read.features.iter().position(|f| f == feature) {
-                Some(i) => i,
-                None => {
-                    read.features.push(feature.to_string());
-                    read.features.len() - 1
                 }
             };
-            plan.outputs.push(Output {
-                view,
-                feature: idx,
-                name,
-            });
+            let (declared, odfv): (&[Field], Option<&OnDemandFeatureView>) = match (
+                reg.feature_views.get(p.view),
+                reg.on_demand_feature_views.get(p.view),
+            ) {
+                (Some(v), _) => (&v.spec.features, None),
+                (None, Some(o)) => (&o.spec.features, Some(&o.spec)),
+                (None, None) => return Err(ServingError::view_not_found(p.view, project)),
+            };
+            if let Some(f) = p
+                .features
+                .iter()
+                .find(|f| !declared.iter().any(|d| d.name == **f))
+            {
+                return Err(ServingError::Other(format!(
+                    "'Feature {f} not found in projection {}'",
+                    p.view
+                )));
+            }
+            match odfv {
+                None => {
+                    let fv = &reg.feature_views[p.view].spec;
+                    let view = self.add_view(&mut plan, &view_spec(fv), p.join_key_map)?;
+                    for f in &p.features {
+                        pending.push((Pending::Stored(view, f), name_of(f)));
+                    }
+                }
+                Some(odfv) if odfv.write_to_online_store => {
+                    // Computed when written, so read like any stored view.
+                    let stored = reg.stored_odfv_view(odfv);
+                    let view = self.add_view(&mut plan, &view_spec(&stored), p.join_key_map)?;
+                    for f in &p.features {
+                        pending.push((Pending::Stored(view, f), name_of(f)));
+                    }
+                }
+                Some(odfv) => {
+                    let step = self.add_step(&mut plan, odfv)?;
+                    for f in &p.features {
+                        let field = odfv.features.iter().position(|d| d.name == *f).unwrap_or(0);
+                        pending.push((Pending::Transformed(step, field), name_of(f)));
+                    }
+                }
+            }
+        }
+        for (target, name) in pending {
+            let source = match target {
+                Pending::Transformed(step, field) => Source::Transformed { step, field },
+                Pending::Stored(view, feature) => {
+                    let read = &mut plan.views[view];
+                    let feature = match read.features.iter().position(|f| f == feature) {
+                        Some(i) => i,
+                        None => {
+                            read.features.push(feature.to_string());
+                            read.features.len() - 1
+                        }
+                    };
+                    Source::Stored { view, feature }
+                }
+            };
+            plan.outputs.push(Output { source, name });
         }
         check_collisions(&plan.outputs, full_names)?;
         Ok(plan)
+    }
+
+    /// Adds an on-demand transform (once per view), reading every feature of its source
+    /// views, as Feast does: the plugin picks its inputs by name.
+    fn add_step(&self, plan: &mut Plan, odfv: &OnDemandFeatureView) -> Result<usize, ServingError> {
+        if let Some(i) = plan.steps.iter().position(|s| s.odfv == odfv.name) {
+            return Ok(i);
+        }
+        let reg = &self.registry;
+        let mut sources = Vec::new();
+        let mut request = Vec::new();
+        for s in &odfv.sources {
+            match s {
+                OdfvSource::FeatureView(v) => {
+                    let Some(fv) = reg.feature_views.get(v) else {
+                        return Err(ServingError::view_not_found(v, &reg.project.spec.name));
+                    };
+                    let view = self.add_view(plan, &view_spec(&fv.spec), None)?;
+                    for f in &fv.spec.features {
+                        if !plan.views[view].features.contains(&f.name) {
+                            plan.views[view].features.push(f.name.clone());
+                        }
+                    }
+                    sources.push(view);
+                }
+                OdfvSource::RequestSource(r) => {
+                    if let Some(crate::registry::SourceKind::Request { schema }) =
+                        reg.data_sources.get(r).map(|d| &d.spec.kind)
+                    {
+                        request.extend(schema.iter().cloned());
+                    }
+                }
+            }
+        }
+        plan.steps.push(Step {
+            odfv: odfv.name.clone(),
+            plugin: odfv.plugin.clone(),
+            sources,
+            request,
+            outputs: odfv.features.clone(),
+        });
+        Ok(plan.steps.len() - 1)
     }
 
     /// Adds the view (once per distinct join-key mapping) and its key columns.
     fn add_view(
         &self,
         plan: &mut Plan,
-        fv: &FeatureView,
+        fv: &ViewSpec<'_>,
         join_key_map: Option<&std::collections::BTreeMap<String, String>>,
     ) -> Result<usize, ServingError> {
         let mut keys = Vec::new();
         for (entity, col) in fv.entities.iter().zip(&fv.entity_columns) {
+            let (entity, col): (&String, &Field) = (entity, col);
             let column = join_key_map
                 .and_then(|m| m.get(&col.name))
                 .cloned()
@@ -298,7 +388,7 @@ impl Snapshot {
                     plan.keys.len() - 1
                 }
             };
-            if entity != &column {
+            if *entity != column {
                 plan.aliases.entry(entity.clone()).or_insert(index);
             }
             keys.push((col.name.clone(), index));
@@ -311,12 +401,29 @@ impl Snapshot {
             return Ok(i);
         }
         plan.views.push(ViewRead {
-            name: fv.name.clone(),
+            name: fv.name.to_string(),
             features: Vec::new(),
             keys,
             ttl_seconds: fv.ttl_seconds,
         });
         Ok(plan.views.len() - 1)
+    }
+}
+
+/// What reading a stored table needs to know of its view.
+struct ViewSpec<'a> {
+    name: &'a str,
+    entities: Vec<&'a String>,
+    entity_columns: Vec<&'a Field>,
+    ttl_seconds: u64,
+}
+
+fn view_spec(fv: &FeatureView) -> ViewSpec<'_> {
+    ViewSpec {
+        name: &fv.name,
+        entities: fv.entities.iter().collect(),
+        entity_columns: fv.entity_columns.iter().collect(),
+        ttl_seconds: fv.ttl_seconds,
     }
 }
 
@@ -362,14 +469,32 @@ pub struct OnlineRequest<'a> {
 }
 
 /// Serves one request: Feast's `get_online_features`.
+///
+/// `plugins` runs the on-demand transforms; without it, a request that needs one fails with a
+/// message saying so.
 pub fn get_online_features(
     snapshot: &Snapshot,
     store: &dyn OnlineStore,
+    plugins: Option<&PluginHost>,
     req: &OnlineRequest<'_>,
     now_micros: i64,
 ) -> Result<OnlineResponse, ServingError> {
     let plan = snapshot.plan(req.feature_service, req.features, req.full_feature_names)?;
+    serve_plan(&plan, snapshot, store, plugins, req, now_micros)
+}
+
+/// Serves a request whose plan is already known (the HTTP layer looks it up first to decide
+/// where to run the request).
+pub fn serve_plan(
+    plan: &Plan,
+    snapshot: &Snapshot,
+    store: &dyn OnlineStore,
+    plugins: Option<&PluginHost>,
+    req: &OnlineRequest<'_>,
+    now_micros: i64,
+) -> Result<OnlineResponse, ServingError> {
     let rows = entity_row_count(req.entities)?;
+    check_request_data(&plan.steps, req.entities)?;
 
     // Classify the request's columns: join keys (or their entity-name aliases), the rest ignored.
     let mut key_values: Vec<Option<Vec<Value>>> = vec![None; plan.keys.len()];
@@ -469,23 +594,51 @@ pub fn get_online_features(
         read.push(row_to_unique.into_iter().map(|u| got[u].clone()).collect());
     }
 
+    let mut transformed: Vec<Vec<Vec<Value>>> = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        transformed.push(run_step(
+            step,
+            &plan.views,
+            &read,
+            &plan.keys,
+            &key_values,
+            req.entities,
+            rows,
+            plugins,
+        )?);
+    }
+
     for out in &plan.outputs {
-        let view = &plan.views[out.view];
+        let (view, feature) = match out.source {
+            Source::Stored { view, feature } => (view, feature),
+            Source::Transformed { step, field } => {
+                // Feast appends transform outputs as PRESENT at the epoch, nulls included.
+                let values = std::mem::take(&mut transformed[step][field]);
+                response.feature_names.push(out.name.clone());
+                response.columns.push(ResponseColumn {
+                    values,
+                    statuses: vec![FieldStatus::Present; rows],
+                    event_ts_micros: vec![0; rows],
+                });
+                continue;
+            }
+        };
+        let view_read = &plan.views[view];
         let mut column = ResponseColumn {
             values: Vec::with_capacity(rows),
             statuses: Vec::with_capacity(rows),
             event_ts_micros: Vec::with_capacity(rows),
         };
-        for row in &read[out.view] {
+        for row in &read[view] {
             match row
                 .as_ref()
-                .and_then(|r| r.values[out.feature].as_ref().map(|v| (r, v)))
+                .and_then(|r| r.values[feature].as_ref().map(|v| (r, v)))
             {
                 Some((r, v)) => {
                     let expired = snapshot.options.enforce_ttl
-                        && view.ttl_seconds > 0
+                        && view_read.ttl_seconds > 0
                         && now_micros.saturating_sub(r.event_ts_micros)
-                            > i64::try_from(view.ttl_seconds)
+                            > i64::try_from(view_read.ttl_seconds)
                                 .unwrap_or(i64::MAX)
                                 .saturating_mul(1_000_000);
                     column.values.push(v.clone());

@@ -224,6 +224,7 @@ fn serve(
     get_online_features(
         snap,
         store,
+        None,
         &OnlineRequest {
             entities: &ents,
             feature_service: None,
@@ -384,6 +385,7 @@ fn a_service_join_key_map_reads_the_mapped_request_column() {
     let r = get_online_features(
         &snap,
         &store,
+        None,
         &OnlineRequest {
             entities: &ents,
             feature_service: Some("svc"),

@@ -1,0 +1,94 @@
+//! Builds the demo plugin (`plugins/transformed-conv-rate`) for wasm32-wasip2 so that the
+//! binary can embed it and `edgefeat init` can give every new repo a working
+//! `transformed_conv_rate` transform, with no second build step for the user.
+//!
+//! The guest is built by a nested `cargo` into its own target directory (next to this build's
+//! profiles, so debug and release share it), which keeps the host's and the guest's target
+//! locks apart. Without the wasm32-wasip2 target the build still succeeds: the binary embeds
+//! nothing, `init` says how to get the plugin, and the demo's transform answers that its plugin
+//! is missing. `scripts/demo` and `scripts/test` install the target first.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    let guest = manifest_dir.join("../plugins/transformed-conv-rate");
+    for p in ["src", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", guest.join(p).display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../wit").display()
+    );
+    println!("cargo:rerun-if-env-changed=EDGEFEAT_SKIP_DEMO_PLUGIN");
+
+    let embedded = out_dir.join("transformed_conv_rate.wasm");
+    let built = if std::env::var_os("EDGEFEAT_SKIP_DEMO_PLUGIN").is_some() {
+        Err("EDGEFEAT_SKIP_DEMO_PLUGIN is set".to_string())
+    } else {
+        build_guest(&guest, &out_dir)
+    };
+    let bytes = match built {
+        Ok(wasm) => std::fs::read(&wasm).unwrap_or_default(),
+        Err(why) => {
+            println!(
+                "cargo:warning=the demo plugin is not embedded ({why}); `edgefeat init` will scaffold repos without it. Run `rustup target add wasm32-wasip2` and rebuild."
+            );
+            Vec::new()
+        }
+    };
+    std::fs::write(&embedded, bytes).expect("OUT_DIR is writable");
+}
+
+fn build_guest(guest: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    // <target>/<profile>/build/edgefeat-<hash>/out → <target>/wasm-guests
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map_or_else(|| out_dir.join("wasm-guests"), |t| t.join("wasm-guests"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        "wasm32-wasip2",
+    ])
+    .arg("--manifest-path")
+    .arg(guest.join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(&target_dir);
+    // What the outer build sets for itself must not leak into the guest's build: clippy's
+    // wrapper, host rustflags, a target directory or target triple.
+    for var in [
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr
+            .lines()
+            .filter(|l| l.contains("error"))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" / ");
+        return Err(format!("building it failed: {last}"));
+    }
+    let wasm = target_dir.join("wasm32-wasip2/release/transformed_conv_rate.wasm");
+    if wasm.is_file() {
+        Ok(wasm)
+    } else {
+        Err(format!("{} was not produced", wasm.display()))
+    }
+}

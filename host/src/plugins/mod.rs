@@ -1,0 +1,29 @@
+//! WebAssembly plugins (wasmtime components, interfaces in `wit/`): the on-demand feature
+//! transforms.
+//!
+//! One [`PluginEngine`] per process compiles and runs every plugin under the same limits: a
+//! memory cap per instance, a deadline per call (epoch interruption), and a WASI context that
+//! grants nothing. A [`PluginHost`] owns the plugins of one directory, keeps warm instances,
+//! and swaps new versions in atomically after they pass `describe()` validation; a failing
+//! plugin fails only the requests that use it.
+
+pub mod check;
+pub mod columns;
+mod engine;
+mod host;
+mod transform;
+mod watch;
+
+pub use columns::{
+    HostColumn, PluginField, PluginInfo, PluginType, to_feature_value, to_plugin_value,
+    to_plugin_value_checked,
+};
+pub use engine::{EPOCH_TICK, PluginEngine, PluginLimits};
+pub use host::{LoadedPlugin, PluginHost, PluginStatus, Validator};
+pub use transform::{CallError, TransformPlugin};
+pub use watch::{PluginWatcher, watch_plugins};
+
+/// The demo plugin (`plugins/transformed-conv-rate`), compiled by build.rs; empty when this
+/// binary was built without the wasm32-wasip2 target.
+pub const DEMO_PLUGIN: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/transformed_conv_rate.wasm"));
