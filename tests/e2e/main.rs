@@ -10,3 +10,4 @@ mod push;
 mod serve;
 mod support;
 mod tls;
+mod transforms;

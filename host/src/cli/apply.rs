@@ -118,9 +118,7 @@ fn check_plugins(config: &RepoConfig, new: &Registry) -> Result<()> {
             )),
             Some(p) => {
                 checked.push(plugin);
-                if let Err(e) = crate::http::state::check_against_registry(new, plugin, p.info()) {
-                    problems.extend(e.split("; ").map(String::from));
-                }
+                problems.extend(crate::http::state::plugin_problems(new, plugin, p.info()));
             }
         }
     }

@@ -4,6 +4,7 @@ mod apply;
 mod init;
 mod list;
 mod materialize;
+mod plugin;
 mod serve;
 mod teardown;
 
@@ -78,6 +79,9 @@ pub enum Command {
     Permissions(list::ListCommand),
     /// Print the registry as JSON.
     RegistryDump,
+    /// Write and vet WebAssembly plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 /// Runs a parsed command line.
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::DataSources(c) => list::data_sources(&load_config(&cwd, yaml)?, c),
         Command::Permissions(c) => list::permissions(&load_config(&cwd, yaml)?, c),
         Command::RegistryDump => list::registry_dump(&load_config(&cwd, yaml)?),
+        Command::Plugin(c) => plugin::run(&cwd, c),
     }
 }
 

@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::http::write_routes::write_to_online_store),
         )
         .route("/health", get(health))
+        .route("/plugins", get(plugins))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { error_response(ApiError::detail(404, "Not Found")) })
@@ -222,6 +223,46 @@ fn serve_request(
         &request,
         now,
     )
+}
+
+/// `GET /plugins`: every plugin of the plugins directory, loaded or failed: name, version,
+/// content hash, when it was loaded, what it reads and returns, and its last load error.
+async fn plugins(State(state): State<Arc<AppState>>) -> Response {
+    use serde_json::{Value as J, json};
+    let Some(host) = &state.plugins else {
+        return json(200, br#"{"plugins":[]}"#.to_vec());
+    };
+    let loaded = host.loaded();
+    let statuses = host.statuses();
+    let mut names: Vec<&String> = loaded.keys().chain(statuses.keys()).collect();
+    names.sort();
+    names.dedup();
+    let fields = |fs: &[crate::plugins::PluginField]| -> J {
+        fs.iter()
+            .map(|f| json!({"name": f.name, "type": f.ty.name()}))
+            .collect()
+    };
+    let list: Vec<J> = names
+        .into_iter()
+        .map(|name| {
+            let p = loaded.get(name);
+            let s = statuses.get(name);
+            json!({
+                "name": name,
+                "loaded": p.is_some(),
+                "version": p.map(|p| p.info().version.clone()),
+                "sha256": p.map(|p| p.hash.clone()),
+                "loaded_at": p.map(|p| p.loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                "file": p.map(|p| p.file.display().to_string()),
+                "inputs": p.map(|p| fields(&p.info().inputs)),
+                "outputs": p.map(|p| fields(&p.info().outputs)),
+                "last_error": s.and_then(|s| s.last_error.clone()),
+                "last_error_at": s.and_then(|s| s.last_error_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))),
+            })
+        })
+        .collect();
+    let body = json!({"directory": host.dir().display().to_string(), "plugins": list});
+    json(200, body.to_string().into_bytes())
 }
 
 /// 200 when the registry and the store can be read, else 503 (bodies empty, as Feast's).

@@ -131,7 +131,12 @@ impl AppState {
             let Some(state) = weak.upgrade() else {
                 return Ok(());
             };
-            check_against_registry(&state.snapshot().registry, name, info)
+            let problems = plugin_problems(&state.snapshot().registry, name, info);
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("; "))
+            }
         }));
         if let Err(e) = std::fs::create_dir_all(host.dir()) {
             tracing::warn!("cannot create {}: {e}", host.dir().display());
@@ -217,12 +222,8 @@ pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> crate::wat
     })
 }
 
-/// Checks `info` of plugin `name` against every on-demand view of `registry` bound to it.
-pub fn check_against_registry(
-    registry: &Registry,
-    name: &str,
-    info: &PluginInfo,
-) -> Result<(), String> {
+/// How `info` of plugin `name` does not fit the on-demand views of `registry` bound to it.
+pub fn plugin_problems(registry: &Registry, name: &str, info: &PluginInfo) -> Vec<String> {
     let mut problems = Vec::new();
     for odfv in registry.on_demand_feature_views.values() {
         let odfv = &odfv.spec;
@@ -236,9 +237,5 @@ pub fn check_against_registry(
         );
         problems.extend(crate::plugins::check::check_plugin(odfv, info, &available));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    problems
 }

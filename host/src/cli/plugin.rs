@@ -1,0 +1,135 @@
+//! `edgefeat plugin new NAME` and `edgefeat plugin check FILE`: writing and vetting plugins.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+
+use crate::plugins::{PluginEngine, PluginHost, PluginLimits};
+
+/// `edgefeat plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a transform plugin crate (Rust, wit-bindgen) in ./NAME, ready to build for
+    /// wasm32-wasip2.
+    New {
+        /// The plugin name: on-demand views bind to it with `plugin: NAME`, and it is deployed
+        /// as `plugins/NAME.wasm`.
+        name: String,
+    },
+    /// Load a component as the server would, validate it, and print what it declares.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+}
+
+const WIT: &str = include_str!("../../../wit/plugin.wit");
+const CARGO_TOML: &str = include_str!("plugin_template/Cargo.toml.tmpl");
+const LIB_RS: &str = include_str!("plugin_template/lib.rs.tmpl");
+const README: &str = include_str!("plugin_template/README.md.tmpl");
+
+pub(super) fn run(cwd: &Path, command: &PluginCommand) -> Result<()> {
+    match command {
+        PluginCommand::New { name } => new(cwd, name),
+        PluginCommand::Check { file } => check(&cwd.join(file)),
+    }
+}
+
+fn new(cwd: &Path, name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic());
+    if !valid {
+        bail!(
+            "plugin name `{name}` is invalid: use letters, digits, `_` and `-`, starting with a letter"
+        );
+    }
+    let dir = cwd.join(name);
+    if dir.exists() {
+        bail!("{} already exists; pick another name", dir.display());
+    }
+    let krate = name.replace('_', "-");
+    let file = name.replace('-', "_");
+    let fill = |t: &str| {
+        t.replace("{crate}", &krate)
+            .replace("{name}", name)
+            .replace("{file}", &file)
+    };
+    // Staged beside the target and renamed into place: a failure leaves nothing behind.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}-new-"))
+        .tempdir_in(cwd)
+        .with_context(|| format!("cannot create a directory in {}", cwd.display()))?;
+    std::fs::create_dir_all(tmp.path().join("src"))?;
+    std::fs::create_dir_all(tmp.path().join("wit"))?;
+    std::fs::write(tmp.path().join("Cargo.toml"), fill(CARGO_TOML))?;
+    std::fs::write(tmp.path().join("src/lib.rs"), fill(LIB_RS))?;
+    std::fs::write(tmp.path().join("wit/plugin.wit"), WIT)?;
+    std::fs::write(tmp.path().join("README.md"), fill(README))?;
+    std::fs::write(tmp.path().join(".gitignore"), "/target\n")?;
+    let staged = tmp.keep();
+    std::fs::rename(&staged, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    println!("Created the plugin crate {}.\n", dir.display());
+    println!(
+        "Build it:\n  cd {name}\n  rustup target add wasm32-wasip2\n  cargo build --release --target wasm32-wasip2"
+    );
+    println!("Check it:\n  edgefeat plugin check target/wasm32-wasip2/release/{file}.wasm");
+    println!("Deploy it as plugins/{name}.wasm in the feature repo (README.md says how).");
+    Ok(())
+}
+
+fn check(file: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let Some(name) = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|_| file.extension().is_some_and(|e| e == "wasm"))
+    else {
+        bail!("{} is not a .wasm file", file.display());
+    };
+    // Loaded through a host over a scratch directory, exactly as a server loads it.
+    let scratch = tempfile::tempdir().context("cannot create a temp directory")?;
+    std::fs::write(scratch.path().join(format!("{name}.wasm")), &bytes)?;
+    let engine = PluginEngine::new(PluginLimits::default())?;
+    let host = PluginHost::new(engine, scratch.path().to_path_buf(), None);
+    let started = std::time::Instant::now();
+    host.rescan();
+    let Some(plugin) = host.get(name) else {
+        bail!(
+            "{} is not a usable plugin: {}",
+            file.display(),
+            host.statuses()
+                .get(name)
+                .and_then(|s| s.last_error.clone())
+                .unwrap_or_else(|| "it did not load".into())
+        );
+    };
+    let info = plugin.info();
+    println!(
+        "{}: plugin `{}` version {} ({} bytes, sha256 {}, loaded in {} ms)",
+        file.display(),
+        info.name,
+        info.version,
+        bytes.len(),
+        plugin.hash,
+        started.elapsed().as_millis()
+    );
+    let width = info
+        .inputs
+        .iter()
+        .chain(&info.outputs)
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0);
+    for (title, fields) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
+        println!("{title}:");
+        for f in fields {
+            println!("  {:width$}  {}", f.name, f.ty.name());
+        }
+    }
+    println!("\nDeploy it as plugins/{name}.wasm: views bind to it with `plugin: {name}`.");
+    Ok(())
+}
