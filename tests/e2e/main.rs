@@ -6,6 +6,7 @@ mod cli_init;
 mod http;
 mod materialize;
 mod materialize_http;
+mod plugins;
 mod push;
 mod serve;
 mod support;

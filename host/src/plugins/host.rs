@@ -50,7 +50,8 @@ impl LoadedPlugin {
 /// The state of one plugin name, for `GET /plugins`.
 #[derive(Debug, Clone, Default)]
 pub struct PluginStatus {
-    /// The last load failure of this name (kept until a later load succeeds).
+    /// The last load failure of this name (kept until a later load succeeds or the file again
+    /// holds the version being served; dropped with the file).
     pub last_error: Option<String>,
     /// When it happened.
     pub last_error_at: Option<DateTime<Utc>>,
@@ -65,6 +66,9 @@ pub type Validator = dyn Fn(&str, &PluginInfo) -> Result<(), String> + Send + Sy
 struct Seen {
     modified: Option<SystemTime>,
     len: u64,
+    /// The inode and ctime change on every rename-into-place even when a deploy tool keeps
+    /// the mtime (`rsync -a`, `cp -p`) and the size is the same.
+    identity: (u64, i64),
     hash: String,
 }
 
@@ -149,9 +153,11 @@ impl PluginHost {
             let meta = std::fs::metadata(path).ok();
             let modified = meta.as_ref().and_then(|m| m.modified().ok());
             let len = meta.as_ref().map_or(0, |m| m.len());
+            let identity = meta.as_ref().map_or((0, 0), identity);
             if let Some(s) = seen.get(path)
                 && s.modified == modified
                 && s.len == len
+                && s.identity == identity
             {
                 continue;
             }
@@ -169,11 +175,18 @@ impl PluginHost {
                 Seen {
                     modified,
                     len,
+                    identity,
                     hash: hash.clone(),
                 },
             );
             // A rename-based deploy sends several events; the same content is loaded once.
-            if unchanged || next.get(name).is_some_and(|p| p.hash == hash) {
+            let served = next.get(name).is_some_and(|p| p.hash == hash);
+            if served {
+                // The file holds the served version again (a revert after a failed deploy):
+                // the failure of the content it replaced is no longer true.
+                self.clear(name);
+            }
+            if unchanged || served {
                 continue;
             }
             match self.load(name, path, &bytes, &hash) {
@@ -185,10 +198,7 @@ impl PluginHost {
                         &hash[..12]
                     );
                     next.insert(name.clone(), Arc::new(p));
-                    self.status
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(name.clone(), PluginStatus::default());
+                    self.clear(name);
                     published += 1;
                     changed = true;
                 }
@@ -196,6 +206,11 @@ impl PluginHost {
             }
         }
         seen.retain(|path, _| files.iter().any(|(_, p)| p == path));
+        // A removed file's status (and last error) goes with it.
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|name, _| files.iter().any(|(n, _)| n == name));
         let before = next.len();
         next.retain(|name, _| files.iter().any(|(n, _)| n == name));
         if next.len() != before {
@@ -230,7 +245,18 @@ impl PluginHost {
         self.rescan()
     }
 
+    /// Records that `name`'s file is the version being served, with no load error.
+    fn clear(&self, name: &str) {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), PluginStatus::default());
+    }
+
     fn fail(&self, name: &str, error: String) {
+        // One line: parser errors span several (expected/actual bytes), which reads badly in
+        // logs and in `GET /plugins`.
+        let error = error.split_whitespace().collect::<Vec<_>>().join(" ");
         tracing::warn!("plugin {name} not loaded (any previous version keeps serving): {error}");
         self.status
             .lock()
@@ -326,6 +352,17 @@ fn list_plugins(dir: &Path) -> Vec<(String, PathBuf)> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> (u64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.ino(), meta.ctime_nsec() + meta.ctime() * 1_000_000_000)
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> (u64, i64) {
+    (0, 0)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -12,6 +12,10 @@ pub mod columns;
 mod engine;
 mod host;
 mod transform;
+#[doc(hidden)]
+pub mod wat_fixtures;
+#[cfg(test)]
+mod wat_tests;
 mod watch;
 
 pub use columns::{

@@ -40,6 +40,9 @@ pub enum CallError {
     /// The guest returned something that breaks the contract (row count, column types).
     #[error("{0}")]
     Contract(String),
+    /// No instance could be made to run the call (for example, every instance slot in use).
+    #[error("could not be instantiated: {0}")]
+    Instantiate(String),
 }
 
 struct Worker {
