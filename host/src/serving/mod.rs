@@ -7,6 +7,7 @@ pub mod render;
 pub mod response;
 pub mod write;
 
+pub(crate) use online::split_ref;
 pub use online::{
     OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features,
 };
