@@ -208,6 +208,10 @@ fn tokens_are_verified_and_rejected_with_feast_bodies() {
     wrong_iss["iss"] = json!("https://evil.test");
     let mut no_exp = claims(&["reader"]);
     no_exp.as_object_mut().unwrap().remove("exp");
+    let mut no_aud = claims(&["reader"]);
+    no_aud.as_object_mut().unwrap().remove("aud");
+    let mut no_iss = claims(&["reader"]);
+    no_iss.as_object_mut().unwrap().remove("iss");
     let mut not_yet = claims(&["reader"]);
     not_yet["nbf"] = json!(now() + 3600);
     let impostor = Key::es256("k1"); // the right kid, another key: a bad signature
@@ -224,6 +228,8 @@ fn tokens_are_verified_and_rejected_with_feast_bodies() {
         ("wrong audience", key.sign(&wrong_aud)),
         ("wrong issuer", key.sign(&wrong_iss)),
         ("no exp", key.sign(&no_exp)),
+        ("no aud while an audience is configured", key.sign(&no_aud)),
+        ("no iss while an issuer is configured", key.sign(&no_iss)),
         ("nbf in the future", key.sign(&not_yet)),
         ("bad signature", impostor.sign(&claims(&["reader"]))),
         ("tampered claims", tampered_claims),

@@ -161,15 +161,22 @@ impl Authenticator {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         // Feast accepts a token without `exp`; a bearer token that never expires is not
-        // something an edge node should honour, so `exp` is required.
-        validation.set_required_spec_claims(&["exp"]);
+        // something an edge node should honour, so `exp` is required. A configured audience
+        // or issuer makes its claim required too (PyJWT's behaviour): jsonwebtoken otherwise
+        // checks `aud` and `iss` only when the token happens to carry them.
+        let mut required = vec!["exp"];
         match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         let data = decode::<Map<String, Value>>(token, key, &validation)
             .map_err(|e| invalid(e.to_string()))?;
         let exp = data
