@@ -5,6 +5,7 @@
 //! doc says which part of it the module owns.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod fsio;
 pub mod http;

@@ -1,5 +1,6 @@
 //! End-to-end tests: they run the real `edgefeat` binary, built from this checkout.
 
+mod auth;
 mod cli_apply;
 mod cli_config;
 mod cli_init;

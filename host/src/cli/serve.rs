@@ -107,6 +107,17 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
             .await
             .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
         let addr = listener.local_addr()?;
+        // Fetched before the first request rather than by it. A failure is not fatal: the
+        // identity provider may come up later, and every request retries (rate-limited)
+        // until it does; until then tokens are refused.
+        if let Some(auth) = &state.authenticator {
+            match auth.load_keys().await {
+                Ok(n) => tracing::info!("oidc: {n} signing key(s) loaded"),
+                Err(e) => tracing::error!(
+                    "oidc: cannot load the signing keys yet, tokens are refused until they load: {e:#}"
+                ),
+            }
+        }
         let ttl = (args.registry_ttl_sec > 0).then(|| Duration::from_secs(args.registry_ttl_sec));
         let _watcher = watch_registry(state.clone(), ttl);
         let mut app = routes::router(state.clone());

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
+use crate::http::auth::{Caller, authorize, principal};
 use crate::http::error::ApiError;
 use crate::http::models::{
     MaterializeIncrementalRequest, MaterializeRequest, parse_bool_param, parse_request,
@@ -19,6 +20,7 @@ use crate::http::state::AppState;
 use crate::offline::materialize::{
     Job, NoProgress, incremental_start, record_interval, run_job, select_views,
 };
+use crate::registry::Action;
 use crate::types::time::{format_python, parse_timestamp};
 
 /// How many materializations run at once (Feast's `FEAST_MATERIALIZE_MAX_WORKERS`, default 2,
@@ -72,6 +74,22 @@ fn resolve(state: &AppState, names: Option<&[String]>) -> Result<Vec<String>, Ap
     select_views(registry, names)
         .map(|views| views.iter().map(|v| v.spec.name.clone()).collect())
         .map_err(|e| ApiError::plain(500, &e.to_string()))
+}
+
+/// Feast's `_authorize_materialize_views`: WRITE_ONLINE on each view to be materialized.
+fn authorize_views(state: &AppState, caller: &Caller, names: &[String]) -> Result<(), ApiError> {
+    let snapshot = state.snapshot();
+    let resources: Vec<_> = names
+        .iter()
+        .filter_map(|n| crate::auth::resources::feature_view(&snapshot.registry, n))
+        .collect();
+    authorize(
+        state,
+        principal(caller),
+        &snapshot,
+        &resources,
+        &[Action::WriteOnline],
+    )
 }
 
 /// The views currently being materialized by this server.
@@ -196,6 +214,7 @@ async fn request<T: crate::http::models::Model>(
 /// `POST /materialize`.
 pub async fn materialize(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -207,6 +226,7 @@ pub async fn materialize(
         };
     let jobs = (|| {
         let views = resolve(&state, req.feature_views.as_deref())?;
+        authorize_views(&state, &caller, &views)?;
         let (start, end) = if req.disable_event_timestamp {
             (DateTime::UNIX_EPOCH, Utc::now())
         } else {
@@ -244,6 +264,7 @@ pub async fn materialize(
 /// `POST /materialize-incremental`.
 pub async fn materialize_incremental(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -257,6 +278,7 @@ pub async fn materialize_incremental(
         };
     let jobs = (|| {
         let names = resolve(&state, req.feature_views.as_deref())?;
+        authorize_views(&state, &caller, &names)?;
         let end = timestamp(&req.end_ts)?;
         let snapshot = state.snapshot();
         let now = Utc::now();

@@ -1,5 +1,6 @@
 //! Framework-free pieces of the HTTP front: Feast's request models and error responses.
 
+pub mod auth;
 pub mod error;
 pub mod materialize_routes;
 pub mod metrics;

@@ -10,9 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::http::auth::{Caller, authorize, principal};
 use crate::http::error::ApiError;
 use crate::http::models::{GetOnlineFeaturesRequest, parse_request};
 use crate::http::state::AppState;
+use crate::registry::Action;
 use crate::serving::render::render_online_response;
 use crate::serving::response::OnlineResponse;
 use crate::serving::{OnlineRequest, Plan, ServingError, Snapshot, serve_plan};
@@ -20,9 +22,11 @@ use crate::serving::{OnlineRequest, Plan, ServingError, Snapshot, serve_plan};
 /// The OpenAPI description served at `/openapi.json`.
 const OPENAPI: &str = include_str!("openapi.json");
 
-/// The application: every route, with Feast's 404 and 405 bodies.
+/// The application: every route, with Feast's 404 and 405 bodies. The data routes are
+/// authenticated (with `auth.type: oidc`); `/health`, `/metrics` and `/openapi.json` stay open,
+/// as in Feast.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let data = Router::new()
         .route("/get-online-features", post(online_features))
         .route("/push", post(crate::http::write_routes::push))
         .route(
@@ -37,8 +41,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/write-to-online-store",
             post(crate::http::write_routes::write_to_online_store),
         )
-        .route("/health", get(health))
+        // Not a Feast resource, so no permission applies, but it names files and load errors:
+        // with OIDC it takes a valid token.
         .route("/plugins", get(plugins))
+        // `route_layer`: only requests that hit one of these routes are authenticated, so an
+        // unknown path or method still gets its 404 or 405.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::auth::authenticate,
+        ));
+    Router::new()
+        .merge(data)
+        .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { error_response(ApiError::detail(404, "Not Found")) })
@@ -64,6 +78,18 @@ pub(crate) fn json(status: u16, body: Vec<u8>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// A serving-core error as Feast renders it: its envelope, or a 500 with the message.
+pub(crate) fn serving_error(e: ServingError) -> ApiError {
+    match e {
+        ServingError::Feast {
+            status,
+            class,
+            message,
+        } => ApiError::feast(status, class, &message),
+        ServingError::Other(message) => ApiError::plain(500, &message),
+    }
 }
 
 /// Renders an error as Feast does.
@@ -118,6 +144,7 @@ pub(crate) fn record(
 
 async fn online_features(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -150,6 +177,29 @@ async fn online_features(
         views.len()
     };
     let snapshot = state.snapshot();
+    // Feast resolves what the request reads (404 for unknown names) before checking
+    // permissions, and skips both when there is no security manager.
+    if state.authenticator.is_some() {
+        let checked = crate::auth::resources::online_read(
+            &snapshot.registry,
+            req.feature_service.as_deref(),
+            &req.features,
+        )
+        .map_err(serving_error)
+        .and_then(|resources| {
+            authorize(
+                &state,
+                principal(&caller),
+                &snapshot,
+                &resources,
+                &[Action::ReadOnline],
+            )
+        });
+        if let Err(e) = checked {
+            record(ENDPOINT, false, started, feature_count, view_count);
+            return error_response(e);
+        }
+    }
     let now = chrono::Utc::now().timestamp_micros();
     let read_started = Instant::now();
     let result = match snapshot.plan(
@@ -185,12 +235,7 @@ async fn online_features(
                 Err(e) => Err(ApiError::plain(500, &e.to_string())),
             }
         }
-        Err(ServingError::Feast {
-            status,
-            class,
-            message,
-        }) => Err(ApiError::feast(status, class, &message)),
-        Err(ServingError::Other(message)) => Err(ApiError::plain(500, &message)),
+        Err(e) => Err(serving_error(e)),
     };
     record(
         ENDPOINT,

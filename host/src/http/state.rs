@@ -7,12 +7,13 @@ use std::time::Duration;
 use anyhow::Result;
 use arc_swap::ArcSwap;
 
+use crate::auth::{Authenticator, Authorizer};
 use crate::online::OnlineStore;
 use crate::plugins::{PluginEngine, PluginHost, PluginInfo};
 use crate::registry::{
     FORMAT_NAME, FORMAT_VERSION, Meta, Project, Registry, Stored, load_registry,
 };
-use crate::repo::RepoConfig;
+use crate::repo::{AuthConfig, RepoConfig};
 use crate::serving::{ServingOptions, Snapshot};
 
 /// The request body limit when feature_store.yaml sets none: 16 MiB.
@@ -39,6 +40,10 @@ pub struct AppState {
     pub plugins: Option<Arc<PluginHost>>,
     /// Bounds the requests running plugins at once, on the blocking pool.
     pub transform_pool: Arc<tokio::sync::Semaphore>,
+    /// Verifies bearer tokens; `None` with `auth.type: no_auth`, when nothing is checked.
+    pub authenticator: Option<Arc<Authenticator>>,
+    /// The permissions of the registry being served, rebuilt when it changes.
+    authorizer: ArcSwap<Authorizer>,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -106,8 +111,15 @@ impl AppState {
             }
         };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let registry = Arc::new(registry);
+        let authenticator = match &config.auth {
+            AuthConfig::NoAuth => None,
+            AuthConfig::Oidc(oidc) => Some(Arc::new(Authenticator::new(oidc))),
+        };
         Ok(AppState {
-            snapshot: ArcSwap::from_pointee(Snapshot::new(Arc::new(registry), options)),
+            authorizer: ArcSwap::from_pointee(Authorizer::new(registry.clone())),
+            authenticator,
+            snapshot: ArcSwap::from_pointee(Snapshot::new(registry, options)),
             store,
             config,
             options,
@@ -147,6 +159,19 @@ impl AppState {
     /// The snapshot requests are served from now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// The permissions of `snapshot`'s registry. The authorizer is keyed by the registry it
+    /// was built from, so a request always checks against the registry it is served from; a
+    /// new registry gets a new authorizer (and an empty decision cache) on first use.
+    pub fn authorizer(&self, snapshot: &Snapshot) -> Arc<Authorizer> {
+        let current = self.authorizer.load_full();
+        if Arc::ptr_eq(current.registry(), &snapshot.registry) {
+            return current;
+        }
+        let fresh = Arc::new(Authorizer::new(snapshot.registry.clone()));
+        self.authorizer.store(fresh.clone());
+        fresh
     }
 
     /// Re-reads the registry and swaps in a new snapshot if it changed. Requests in flight

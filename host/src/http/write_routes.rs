@@ -8,26 +8,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::Principal;
+use crate::http::auth::{Caller, authorize};
 use crate::http::error::ApiError;
 use crate::http::models::{PushRequest, WriteToOnlineStoreRequest, parse_request};
+use crate::http::routes::serving_error;
 use crate::http::routes::{error_response, json, read_body};
 use crate::http::state::AppState;
+use crate::registry::Action;
 use crate::registry::{FeatureView, SourceKind};
-use crate::serving::ServingError;
 use crate::serving::write::{
     Columns, TimestampNames, columns_of, prepare_frame, write_frame, write_rows,
 };
-
-fn serving_error(e: ServingError) -> ApiError {
-    match e {
-        ServingError::Feast {
-            status,
-            class,
-            message,
-        } => ApiError::feast(status, class, &message),
-        ServingError::Other(message) => ApiError::plain(500, &message),
-    }
-}
 
 /// Runs a write off the async workers: it waits for an fsync.
 async fn blocking<T: Send + 'static>(
@@ -39,7 +31,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `POST /push`: rows for every feature view fed by a push source, online, offline or both.
-pub async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn push(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     const ENDPOINT: &str = "/push";
     let started = Instant::now();
     let bytes = match read_body(&headers, body, state.body_limit).await {
@@ -51,7 +48,8 @@ pub async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         Err(e) => return error_response(e),
     };
     let mode = req.to.clone();
-    let result = blocking(move || push_blocking(&state, req)).await;
+    let principal = caller.map(|axum::Extension(p)| p);
+    let result = blocking(move || push_blocking(&state, principal.as_deref(), req)).await;
     metrics::counter!("feast_push_request_total", "push_source" => "", "mode" => mode).increment(1);
     crate::http::routes::record(ENDPOINT, result.is_ok(), started, 0, 0);
     match result {
@@ -60,11 +58,17 @@ pub async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
 }
 
-fn push_blocking(state: &AppState, req: PushRequest) -> Result<(), ApiError> {
-    let (online, offline) = match req.to.as_str() {
-        "online" => (true, false),
-        "offline" => (false, true),
-        "online_and_offline" => (true, true),
+fn push_blocking(
+    state: &AppState,
+    caller: Option<&Principal>,
+    req: PushRequest,
+) -> Result<(), ApiError> {
+    // The actions in Feast's order (`WRITE` is `[WRITE_OFFLINE, WRITE_ONLINE]`), which its
+    // denial message lists.
+    let (online, offline, actions): (bool, bool, &[Action]) = match req.to.as_str() {
+        "online" => (true, false, &[Action::WriteOnline]),
+        "offline" => (false, true, &[Action::WriteOffline]),
+        "online_and_offline" => (true, true, &[Action::WriteOffline, Action::WriteOnline]),
         other => {
             return Err(ApiError::plain(
                 500,
@@ -89,6 +93,11 @@ fn push_blocking(state: &AppState, req: PushRequest) -> Result<(), ApiError> {
             &format!("Unable to find push source '{}'.", req.push_source_name),
         ));
     }
+    let resources: Vec<_> = views
+        .iter()
+        .filter_map(|v| crate::auth::resources::feature_view(registry, &v.name))
+        .collect();
+    authorize(state, caller, &snapshot, &resources, actions)?;
     let df = columns_of(&req.df).map_err(serving_error)?;
     // Every check before any write: a push that fails writes nothing, online or offline.
     let prepared = if online {
@@ -146,6 +155,7 @@ fn append_offline(
 /// `POST /write-to-online-store`: rows for one feature view, online (200 with body `null`).
 pub async fn write_to_online_store(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -159,10 +169,16 @@ pub async fn write_to_online_store(
         Ok(r) => r,
         Err(e) => return error_response(e),
     };
+    let principal = caller.map(|axum::Extension(p)| p);
     let result = blocking(move || {
         let snapshot = state.snapshot();
         let registry = &snapshot.registry;
         let name = req.feature_view_name.as_str();
+        let resource = crate::auth::resources::feature_view(registry, name)
+            .or_else(|| crate::auth::resources::on_demand_view(registry, name));
+        if let Some(resource) = resource {
+            authorize(&state, principal.as_deref(), &snapshot, &[resource], &[Action::WriteOnline])?;
+        }
         let view = match (
             registry.feature_views.get(name),
             registry.on_demand_feature_views.get(name),

@@ -39,8 +39,8 @@ pub struct RepoConfig {
     pub registry_cache_ttl_seconds: u64,
     /// The online store.
     pub online_store: OnlineStoreConfig,
-    /// `auth.type`: `no_auth` or `oidc`. The OIDC settings are read by the server.
-    pub auth_type: String,
+    /// The `auth` section: who may call the server.
+    pub auth: AuthConfig,
     /// The `feature_server` section, kept whole for the server to read.
     pub feature_server: Option<serde_json::Value>,
     /// The `plugins` section (edgefeat's own): where plugins live and the limits they run under.
@@ -91,6 +91,121 @@ pub struct PluginsConfig {
     pub poll: Option<std::time::Duration>,
 }
 
+/// The `auth` section (spec §5, §9.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    /// `type: no_auth`: no token is read and no permission is checked, as Feast without a
+    /// security manager.
+    NoAuth,
+    /// `type: oidc`: bearer JWTs verified against the issuer's keys, then permissions.
+    Oidc(OidcConfig),
+}
+
+impl AuthConfig {
+    /// The `type` as written in the file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AuthConfig::NoAuth => "no_auth",
+            AuthConfig::Oidc(_) => "oidc",
+        }
+    }
+}
+
+/// `auth` with `type: oidc`: Feast's server-side `OidcAuthConfig`, plus `jwks_path` and
+/// `roles_claim` for edge nodes and identity providers that Feast's parser does not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The OpenID discovery document; its `jwks_uri` names the signing keys.
+    pub auth_discovery_url: Option<String>,
+    /// A local JWKS file, used instead of the discovery document (offline edge nodes).
+    /// Absolute (resolved against the repo).
+    pub jwks_path: Option<PathBuf>,
+    /// Roles are read from `resource_access.<client_id>.roles` when set.
+    pub client_id: Option<String>,
+    /// When set, the token's `aud` must contain it.
+    pub audience: Option<String>,
+    /// When set, the token's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// How long fetched keys are trusted before they are fetched again (Feast: 300).
+    pub jwks_cache_lifespan_seconds: u64,
+    /// The timeout of one discovery or JWKS request (Feast: 10).
+    pub jwks_request_timeout_seconds: u64,
+    /// An extra CA (PEM) trusted for the discovery and JWKS requests, besides the system's.
+    pub ca_cert_path: Option<PathBuf>,
+    /// An extra claim path holding a list of roles (`realm_access.roles` for Keycloak realm
+    /// roles), split on dots.
+    pub roles_claim: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawAuth {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    auth_discovery_url: Option<String>,
+    client_id: Option<String>,
+    audience: Option<String>,
+    issuer: Option<String>,
+    jwks_path: Option<String>,
+    jwks_cache_lifespan_seconds: Option<u64>,
+    jwks_request_timeout_seconds: Option<u64>,
+    verify_ssl: Option<bool>,
+    ca_cert_path: Option<String>,
+    roles_claim: Option<String>,
+}
+
+impl RawAuth {
+    fn into_config(self, repo_path: &Path, origin: &str) -> Result<AuthConfig> {
+        let kind = self.kind.unwrap_or_else(|| "no_auth".to_string());
+        check_type("auth.type", &kind, &AUTH_TYPES, origin)?;
+        if kind == "no_auth" {
+            return Ok(AuthConfig::NoAuth);
+        }
+        // Empty strings come from `${VAR}` expanded to nothing: treat them as not set.
+        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let auth_discovery_url = set(self.auth_discovery_url);
+        let jwks_path = set(self.jwks_path).map(|p| repo_path.join(p));
+        if auth_discovery_url.is_none() && jwks_path.is_none() {
+            bail!(
+                "{origin}: auth.type `oidc` needs the issuer's keys: set `auth_discovery_url` (the OpenID discovery document) or `jwks_path` (a local JWKS file)"
+            );
+        }
+        if let Some(url) = &auth_discovery_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("{origin}: auth.auth_discovery_url `{url}` must be an http:// or https:// URL");
+        }
+        if self.verify_ssl == Some(false) {
+            bail!(
+                "{origin}: auth.verify_ssl: false is not supported: edgefeat always verifies the identity provider's certificate; trust a private CA with `ca_cert_path` instead"
+            );
+        }
+        let lifespan = self.jwks_cache_lifespan_seconds.unwrap_or(300);
+        let roles_claim = match set(self.roles_claim) {
+            None => None,
+            Some(path) => {
+                let parts: Vec<String> = path.split('.').map(str::to_string).collect();
+                if parts.iter().any(String::is_empty) {
+                    bail!(
+                        "{origin}: auth.roles_claim `{path}` is not a claim path; write claim names joined by dots, e.g. `realm_access.roles`"
+                    );
+                }
+                Some(parts)
+            }
+        };
+        Ok(AuthConfig::Oidc(OidcConfig {
+            auth_discovery_url,
+            jwks_path,
+            client_id: set(self.client_id),
+            audience: set(self.audience),
+            issuer: set(self.issuer),
+            jwks_cache_lifespan_seconds: lifespan,
+            jwks_request_timeout_seconds: self.jwks_request_timeout_seconds.unwrap_or(10).max(1),
+            ca_cert_path: set(self.ca_cert_path).map(|p| repo_path.join(p)),
+            roles_claim,
+        }))
+    }
+}
+
 /// The default `map_size`: 1 GiB of address space (not of disk).
 pub const DEFAULT_MAP_SIZE: u64 = 1 << 30;
 
@@ -103,7 +218,7 @@ struct RawConfig {
     online_store: Option<RawOnlineStore>,
     offline_store: Option<RawTyped>,
     entity_key_serialization_version: Option<u32>,
-    auth: Option<RawTyped>,
+    auth: Option<RawAuth>,
     feature_server: Option<serde_json::Value>,
     plugins: Option<RawPlugins>,
 }
@@ -311,11 +426,10 @@ impl RepoConfig {
         if let Some(t) = raw.offline_store.and_then(|o| o.kind) {
             check_type("offline_store.type", &t, &OFFLINE_STORE_TYPES, origin)?;
         }
-        let auth_type = raw
-            .auth
-            .and_then(|a| a.kind)
-            .unwrap_or_else(|| "no_auth".to_string());
-        check_type("auth.type", &auth_type, &AUTH_TYPES, origin)?;
+        let auth = match raw.auth {
+            None => AuthConfig::NoAuth,
+            Some(a) => a.into_config(repo_path, origin)?,
+        };
 
         let (registry, cache_ttl) = match raw.registry {
             None => ("data/registry.db".to_string(), 600),
@@ -381,7 +495,7 @@ impl RepoConfig {
             registry_path: repo_path.join(registry),
             registry_cache_ttl_seconds: cache_ttl,
             online_store,
-            auth_type,
+            auth,
             feature_server: raw.feature_server,
             plugins,
             warnings,
@@ -573,7 +687,7 @@ mod tests {
                 write_policy: WritePolicy::NewerWins,
             })
         );
-        assert_eq!(c.auth_type, "no_auth");
+        assert_eq!(c.auth, AuthConfig::NoAuth);
         assert!(c.warnings.is_empty());
     }
 
@@ -676,6 +790,82 @@ mod tests {
             .to_string();
         assert!(e.starts_with("feature_store.yaml: "), "{e}");
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn oidc_settings_are_typed() {
+        let c = load(
+            "project: p\nauth:\n  type: oidc\n  auth_discovery_url: https://idp/realms/r/.well-known/openid-configuration\n  client_id: edge\n  audience: edge-api\n  issuer: https://idp/realms/r\n  jwks_cache_lifespan_seconds: 60\n  roles_claim: realm_access.roles\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.auth,
+            AuthConfig::Oidc(OidcConfig {
+                auth_discovery_url: Some(
+                    "https://idp/realms/r/.well-known/openid-configuration".into()
+                ),
+                jwks_path: None,
+                client_id: Some("edge".into()),
+                audience: Some("edge-api".into()),
+                issuer: Some("https://idp/realms/r".into()),
+                jwks_cache_lifespan_seconds: 60,
+                jwks_request_timeout_seconds: 10,
+                ca_cert_path: None,
+                roles_claim: Some(vec!["realm_access".into(), "roles".into()]),
+            })
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = load("project: p\nauth:\n  type: oidc\n  jwks_path: keys/jwks.json\n").unwrap();
+        let AuthConfig::Oidc(o) = &c.auth else {
+            panic!("{:?}", c.auth)
+        };
+        assert_eq!(
+            o.jwks_path.as_deref(),
+            Some(Path::new("/repo/keys/jwks.json"))
+        );
+        assert_eq!(o.jwks_cache_lifespan_seconds, 300);
+    }
+
+    #[test]
+    fn oidc_settings_expand_env_vars() {
+        let text = expand_vars(
+            "project: p\nauth:\n  type: oidc\n  jwks_path: ${KEYS}/jwks.json\n  audience: ${AUD}\n  issuer: ${UNSET_ISS}\n",
+            |k| match k {
+                "KEYS" => Some("/etc/keys".into()),
+                "AUD" => Some(String::new()),
+                _ => None,
+            },
+        );
+        let c = load(&text).unwrap();
+        let AuthConfig::Oidc(o) = &c.auth else {
+            panic!("{:?}", c.auth)
+        };
+        assert_eq!(
+            o.jwks_path.as_deref(),
+            Some(Path::new("/etc/keys/jwks.json"))
+        );
+        // Expanded to nothing: not configured, so not checked.
+        assert_eq!(o.audience, None);
+        // Unknown variables stay as written, as in Feast.
+        assert_eq!(o.issuer.as_deref(), Some("${UNSET_ISS}"));
+    }
+
+    #[test]
+    fn oidc_settings_are_checked() {
+        let e = load("project: p\nauth:\n  type: oidc\n").unwrap_err();
+        assert!(e.to_string().contains("set `auth_discovery_url`"), "{e}");
+        let e =
+            load("project: p\nauth:\n  type: oidc\n  auth_discovery_url: idp.local\n").unwrap_err();
+        assert!(
+            e.to_string().contains("must be an http:// or https:// URL"),
+            "{e}"
+        );
+        let e = load("project: p\nauth:\n  type: oidc\n  jwks_path: k.json\n  roles_claim: a..b\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("is not a claim path"), "{e}");
+        let e = load("project: p\nauth:\n  type: oidc\n  jwks_path: k.json\n  verify_ssl: false\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("ca_cert_path"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod source_schema;
 pub mod template;
 pub mod validate;
 
-pub use config::RepoConfig;
+pub use config::{AuthConfig, OidcConfig, RepoConfig};
 pub use diagnostics::Diagnostic;
 
 /// Renders a YAML error as one line, `line L column C: what`, without the source snippet

@@ -8,6 +8,7 @@ pub mod response;
 mod transform;
 pub mod write;
 
+pub(crate) use online::split_ref;
 pub use online::{
     OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features, serve_plan,
 };

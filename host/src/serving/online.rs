@@ -32,7 +32,15 @@ pub enum ServingError {
 }
 
 impl ServingError {
-    fn view_not_found(name: &str, project: &str) -> ServingError {
+    pub(crate) fn service_not_found(name: &str, project: &str) -> ServingError {
+        ServingError::Feast {
+            status: 404,
+            class: "FeatureServiceNotFoundException",
+            message: format!("Feature service {name} does not exist in project {project}"),
+        }
+    }
+
+    pub(crate) fn view_not_found(name: &str, project: &str) -> ServingError {
         ServingError::Feast {
             status: 404,
             class: "FeatureViewNotFoundException",
@@ -131,7 +139,7 @@ enum Pending<'a> {
 }
 
 /// Parsed `view:feature`.
-fn split_ref(r: &str) -> Result<(&str, &str), ServingError> {
+pub(crate) fn split_ref(r: &str) -> Result<(&str, &str), ServingError> {
     match r.split_once(':') {
         Some((view, feature)) => {
             // `view@latest` is the same as no version; other versions need versioned views.
@@ -202,13 +210,7 @@ impl Snapshot {
         let mut projections: Vec<Projected<'_>> = Vec::new();
         if let Some(service) = feature_service {
             let Some(fs) = reg.feature_services.get(service) else {
-                return Err(ServingError::Feast {
-                    status: 404,
-                    class: "FeatureServiceNotFoundException",
-                    message: format!(
-                        "Feature service {service} does not exist in project {project}"
-                    ),
-                });
+                return Err(ServingError::service_not_found(service, project));
             };
             for p in &fs.spec.features {
                 projections.push(Projected {
