@@ -6,8 +6,8 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "transformer" });
 
-use exports::edgefeat::plugin::transform::{Guest, TransformInfo};
 use edgefeat::plugin::types::{Batch, Column, ColumnData, Field, PluginError, ValueType};
+use exports::edgefeat::plugin::transform::{Guest, TransformInfo};
 
 struct Plugin;
 
@@ -57,15 +57,23 @@ fn column<'a>(input: &'a Batch, name: &str) -> Result<&'a Column, PluginError> {
 }
 
 fn valid(c: &Column, row: usize) -> bool {
-    c.valid.as_ref().is_none_or(|v| v.get(row).copied().unwrap_or(false))
+    c.valid
+        .as_ref()
+        .is_none_or(|v| v.get(row).copied().unwrap_or(false))
 }
 
 fn floats(input: &Batch, name: &str) -> Result<Vec<Option<f64>>, PluginError> {
     let c = column(input, name)?;
     let ColumnData::Float64(xs) = &c.data else {
-        return Err(PluginError::InvalidInput(format!("`{name}` is not float64")));
+        return Err(PluginError::InvalidInput(format!(
+            "`{name}` is not float64"
+        )));
     };
-    Ok(xs.iter().enumerate().map(|(i, x)| valid(c, i).then_some(*x)).collect())
+    Ok(xs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| valid(c, i).then_some(*x))
+        .collect())
 }
 
 fn ints(input: &Batch, name: &str) -> Result<Vec<Option<i64>>, PluginError> {
@@ -73,7 +81,11 @@ fn ints(input: &Batch, name: &str) -> Result<Vec<Option<i64>>, PluginError> {
     let ColumnData::Int64(xs) = &c.data else {
         return Err(PluginError::InvalidInput(format!("`{name}` is not int64")));
     };
-    Ok(xs.iter().enumerate().map(|(i, x)| valid(c, i).then_some(*x)).collect())
+    Ok(xs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| valid(c, i).then_some(*x))
+        .collect())
 }
 
 fn sum(name: &str, rows: usize, a: &[Option<f64>], b: &[Option<i64>]) -> Column {
