@@ -223,3 +223,50 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_checks() {
     // An existing directory is never overwritten.
     run(tmp.path(), &["plugin", "new", "my_transform"]).failure();
 }
+
+#[test]
+fn a_stored_on_demand_view_is_written_and_read_like_a_feature_view() {
+    let (_tmp, repo) = demo_repo();
+    std::fs::write(
+        repo.join("stored.yaml"),
+        "on_demand_feature_views:\n  - name: stored_rate\n    sources: [driver_hourly_stats]\n    schema:\n      - name: score\n        dtype: Float64\n    plugin: transformed_conv_rate\n    write_to_online_store: true\n",
+    )
+    .unwrap();
+    let out = run(&repo, &["apply"]).success();
+    assert!(
+        out.stdout.contains("Created lmdb table demo_stored_rate"),
+        "{}",
+        out.stdout
+    );
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json(
+        "/write-to-online-store",
+        r#"{"feature_view_name":"stored_rate","df":{"driver_id":[1001],"score":[0.5],"event_timestamp":["2026-11-24 10:00:00"]}}"#,
+    );
+    assert_eq!((r.status, r.text()), (200, "null".to_string()));
+    // Read from its table (no plugin call, no request data), with the written timestamp.
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features":["stored_rate:score"],"entities":{"driver_id":[1001,1002]}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["results"][1],
+        serde_json::json!({
+            "values": [0.5, null],
+            "statuses": ["PRESENT", "NOT_FOUND"],
+            "event_timestamps": ["2026-11-24T10:00:00Z", "1970-01-01T00:00:00Z"]
+        })
+    );
+    // A view computed per request has nothing to write.
+    let r = server.post_json(
+        "/write-to-online-store",
+        r#"{"feature_view_name":"transformed_conv_rate","df":{"driver_id":[1001],"conv_rate_plus_val1":[0.5],"event_timestamp":["2026-11-24 10:00:00"]}}"#,
+    );
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().contains("computed at request time"),
+        "{}",
+        r.text()
+    );
+}
