@@ -44,9 +44,8 @@ pub fn install() {
     });
 }
 
-/// ring's verification parameters for a JWS algorithm. `None`: not offered (HMAC, see the
-/// module doc).
-fn verification(alg: Algorithm) -> Option<&'static dyn rs::VerificationAlgorithm> {
+/// ring's RSA parameters for an RS*/PS* algorithm; `None` for the others.
+fn rsa_params(alg: Algorithm) -> Option<&'static rs::RsaParameters> {
     Some(match alg {
         Algorithm::RS256 => &rs::RSA_PKCS1_2048_8192_SHA256,
         Algorithm::RS384 => &rs::RSA_PKCS1_2048_8192_SHA384,
@@ -54,6 +53,17 @@ fn verification(alg: Algorithm) -> Option<&'static dyn rs::VerificationAlgorithm
         Algorithm::PS256 => &rs::RSA_PSS_2048_8192_SHA256,
         Algorithm::PS384 => &rs::RSA_PSS_2048_8192_SHA384,
         Algorithm::PS512 => &rs::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+/// ring's verification parameters for a JWS algorithm. `None`: not offered (HMAC, see the
+/// module doc).
+fn verification(alg: Algorithm) -> Option<&'static dyn rs::VerificationAlgorithm> {
+    if let Some(rsa) = rsa_params(alg) {
+        return Some(rsa);
+    }
+    Some(match alg {
         Algorithm::ES256 => &rs::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &rs::ECDSA_P384_SHA384_FIXED,
         Algorithm::EdDSA => &rs::ED25519,
@@ -84,14 +94,8 @@ impl Verifier<Vec<u8>> for RingVerifier {
                 rs::UnparsedPublicKey::new(self.params, bytes).verify(msg, signature)
             }
             PublicKey::Rsa { n, e } => {
-                let params = match self.alg {
-                    Algorithm::RS256 => &rs::RSA_PKCS1_2048_8192_SHA256,
-                    Algorithm::RS384 => &rs::RSA_PKCS1_2048_8192_SHA384,
-                    Algorithm::RS512 => &rs::RSA_PKCS1_2048_8192_SHA512,
-                    Algorithm::PS256 => &rs::RSA_PSS_2048_8192_SHA256,
-                    Algorithm::PS384 => &rs::RSA_PSS_2048_8192_SHA384,
-                    Algorithm::PS512 => &rs::RSA_PSS_2048_8192_SHA512,
-                    _ => return Err(signature::Error::new()),
+                let Some(params) = rsa_params(self.alg) else {
+                    return Err(signature::Error::new());
                 };
                 rs::RsaPublicKeyComponents { n, e }.verify(params, msg, signature)
             }

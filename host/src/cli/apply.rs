@@ -118,7 +118,11 @@ fn check_plugins(config: &RepoConfig, new: &Registry) -> Result<()> {
             )),
             Some(p) => {
                 checked.push(plugin);
-                problems.extend(crate::http::state::plugin_problems(new, plugin, p.info()));
+                problems.extend(crate::plugins::check::registry_problems(
+                    new,
+                    plugin,
+                    p.info(),
+                ));
             }
         }
     }

@@ -143,7 +143,8 @@ impl AppState {
             let Some(state) = weak.upgrade() else {
                 return Ok(());
             };
-            let problems = plugin_problems(&state.snapshot().registry, name, info);
+            let problems =
+                crate::plugins::check::registry_problems(&state.snapshot().registry, name, info);
             if problems.is_empty() {
                 Ok(())
             } else {
@@ -245,22 +246,4 @@ pub fn watch_registry(state: Arc<AppState>, ttl: Option<Duration>) -> crate::wat
         state.reload();
         true
     })
-}
-
-/// How `info` of plugin `name` does not fit the on-demand views of `registry` bound to it.
-pub fn plugin_problems(registry: &Registry, name: &str, info: &PluginInfo) -> Vec<String> {
-    let mut problems = Vec::new();
-    for odfv in registry.on_demand_feature_views.values() {
-        let odfv = &odfv.spec;
-        if odfv.plugin != name || odfv.write_to_online_store {
-            continue;
-        }
-        let available = crate::plugins::check::available_inputs(
-            odfv,
-            |v| registry.feature_views.get(v).map(|f| &f.spec),
-            |s| registry.data_sources.get(s).map(|d| &d.spec),
-        );
-        problems.extend(crate::plugins::check::check_plugin(odfv, info, &available));
-    }
-    problems
 }

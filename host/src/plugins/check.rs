@@ -3,9 +3,7 @@
 //! the same mismatches with the same words.
 
 use crate::plugins::columns::PluginInfo;
-use crate::registry::{
-    DataSource, FeatureView, Field, OdfvSource, OnDemandFeatureView, SourceKind,
-};
+use crate::registry::{DataSource, Field, OdfvSource, OnDemandFeatureView, Registry, SourceKind};
 use crate::types::DType;
 
 /// The columns an on-demand view can hand its plugin: each source view's join keys and
@@ -13,8 +11,7 @@ use crate::types::DType;
 /// first source wins when two give the same name, as in Feast's input frame.
 pub fn available_inputs<'a>(
     odfv: &'a OnDemandFeatureView,
-    view: impl Fn(&str) -> Option<&'a FeatureView>,
-    source: impl Fn(&str) -> Option<&'a DataSource>,
+    registry: &'a Registry,
 ) -> Vec<(String, &'a DType)> {
     let mut out: Vec<(String, &DType)> = Vec::new();
     let mut add = |name: String, dtype: &'a DType| {
@@ -25,7 +22,7 @@ pub fn available_inputs<'a>(
     for s in &odfv.sources {
         match s {
             OdfvSource::FeatureView(v) => {
-                if let Some(fv) = view(v) {
+                if let Some(fv) = registry.feature_views.get(v).map(|f| &f.spec) {
                     for k in &fv.entity_columns {
                         add(k.name.clone(), &k.dtype);
                     }
@@ -39,7 +36,7 @@ pub fn available_inputs<'a>(
                 if let Some(DataSource {
                     kind: SourceKind::Request { schema },
                     ..
-                }) = source(r)
+                }) = registry.data_sources.get(r).map(|d| &d.spec)
                 {
                     for f in schema {
                         add(f.name.clone(), &f.dtype);
@@ -94,6 +91,20 @@ pub fn check_plugin(
                 o.ty.name()
             )),
             Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// How `info` of plugin `name` does not fit the on-demand views of `registry` bound to it
+/// (those computed per request; stored ones never call their plugin).
+pub fn registry_problems(registry: &Registry, name: &str, info: &PluginInfo) -> Vec<String> {
+    let mut problems = Vec::new();
+    for odfv in registry.on_demand_feature_views.values() {
+        let odfv = &odfv.spec;
+        if odfv.plugin == name && !odfv.write_to_online_store {
+            let available = available_inputs(odfv, registry);
+            problems.extend(check_plugin(odfv, info, &available));
         }
     }
     problems

@@ -10,7 +10,7 @@ use crate::plugins::PluginHost;
 use crate::registry::{FeatureView, Field, OdfvSource, OnDemandFeatureView, Registry};
 use crate::serving::coerce::{coerce_entity_value, python_str_list};
 use crate::serving::response::{FieldStatus, OnlineResponse, ResponseColumn};
-use crate::serving::transform::{Step, check_request_data, run_step};
+use crate::serving::transform::{Gathered, Step, check_request_data, run_step};
 use crate::types::{DType, Value, serialize_entity_key_into};
 
 /// Why a request failed, in the terms the HTTP layer renders (spec §3.9).
@@ -281,7 +281,7 @@ impl Snapshot {
             match odfv {
                 None => {
                     let fv = &reg.feature_views[p.view].spec;
-                    let view = self.add_view(&mut plan, &view_spec(fv), p.join_key_map)?;
+                    let view = self.add_view(&mut plan, fv, p.join_key_map)?;
                     for f in &p.features {
                         pending.push((Pending::Stored(view, f), name_of(f)));
                     }
@@ -289,7 +289,7 @@ impl Snapshot {
                 Some(odfv) if odfv.write_to_online_store => {
                     // Computed when written, so read like any stored view.
                     let stored = reg.stored_odfv_view(odfv);
-                    let view = self.add_view(&mut plan, &view_spec(&stored), p.join_key_map)?;
+                    let view = self.add_view(&mut plan, &stored, p.join_key_map)?;
                     for f in &p.features {
                         pending.push((Pending::Stored(view, f), name_of(f)));
                     }
@@ -339,7 +339,7 @@ impl Snapshot {
                     let Some(fv) = reg.feature_views.get(v) else {
                         return Err(ServingError::view_not_found(v, &reg.project.spec.name));
                     };
-                    let view = self.add_view(plan, &view_spec(&fv.spec), None)?;
+                    let view = self.add_view(plan, &fv.spec, None)?;
                     for f in &fv.spec.features {
                         if !plan.views[view].features.contains(&f.name) {
                             plan.views[view].features.push(f.name.clone());
@@ -370,12 +370,11 @@ impl Snapshot {
     fn add_view(
         &self,
         plan: &mut Plan,
-        fv: &ViewSpec<'_>,
+        fv: &FeatureView,
         join_key_map: Option<&std::collections::BTreeMap<String, String>>,
     ) -> Result<usize, ServingError> {
         let mut keys = Vec::new();
         for (entity, col) in fv.entities.iter().zip(&fv.entity_columns) {
-            let (entity, col): (&String, &Field) = (entity, col);
             let column = join_key_map
                 .and_then(|m| m.get(&col.name))
                 .cloned()
@@ -390,7 +389,7 @@ impl Snapshot {
                     plan.keys.len() - 1
                 }
             };
-            if *entity != column {
+            if entity != &column {
                 plan.aliases.entry(entity.clone()).or_insert(index);
             }
             keys.push((col.name.clone(), index));
@@ -403,29 +402,12 @@ impl Snapshot {
             return Ok(i);
         }
         plan.views.push(ViewRead {
-            name: fv.name.to_string(),
+            name: fv.name.clone(),
             features: Vec::new(),
             keys,
             ttl_seconds: fv.ttl_seconds,
         });
         Ok(plan.views.len() - 1)
-    }
-}
-
-/// What reading a stored table needs to know of its view.
-struct ViewSpec<'a> {
-    name: &'a str,
-    entities: Vec<&'a String>,
-    entity_columns: Vec<&'a Field>,
-    ttl_seconds: u64,
-}
-
-fn view_spec(fv: &FeatureView) -> ViewSpec<'_> {
-    ViewSpec {
-        name: &fv.name,
-        entities: fv.entities.iter().collect(),
-        entity_columns: fv.entity_columns.iter().collect(),
-        ttl_seconds: fv.ttl_seconds,
     }
 }
 
@@ -596,19 +578,19 @@ pub fn serve_plan(
         read.push(row_to_unique.into_iter().map(|u| got[u].clone()).collect());
     }
 
-    let mut transformed: Vec<Vec<Vec<Value>>> = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
-        transformed.push(run_step(
-            step,
-            &plan.views,
-            &read,
-            &plan.keys,
-            &key_values,
-            req.entities,
-            rows,
-            plugins,
-        )?);
-    }
+    let gathered = Gathered {
+        views: &plan.views,
+        read: &read,
+        keys: &plan.keys,
+        key_values: &key_values,
+        entities: req.entities,
+        rows,
+    };
+    let mut transformed: Vec<Vec<Vec<Value>>> = plan
+        .steps
+        .iter()
+        .map(|step| run_step(step, &gathered, plugins))
+        .collect::<Result<_, _>>()?;
 
     for out in &plan.outputs {
         let (view, feature) = match out.source {

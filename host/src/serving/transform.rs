@@ -51,18 +51,29 @@ pub(crate) fn check_request_data(
     })
 }
 
+/// What a request has gathered by the time its transforms run, borrowed from the caller.
+pub(crate) struct Gathered<'a> {
+    /// The plan's views.
+    pub(crate) views: &'a [ViewRead],
+    /// Each view's rows, one per request row.
+    pub(crate) read: &'a [Vec<Option<ReadRow>>],
+    /// The plan's key columns.
+    pub(crate) keys: &'a [KeyColumn],
+    /// Each key column's coerced values, when the request has it.
+    pub(crate) key_values: &'a [Option<Vec<Value>>],
+    /// The request's columns.
+    pub(crate) entities: &'a [(String, Vec<serde_json::Value>)],
+    /// The number of request rows.
+    pub(crate) rows: usize,
+}
+
 /// Runs one step: its declared features' values, one column per feature, `rows` values each.
-#[allow(clippy::too_many_arguments)] // the pieces of one request, borrowed from the caller
 pub(crate) fn run_step(
     step: &Step,
-    views: &[ViewRead],
-    read: &[Vec<Option<ReadRow>>],
-    keys: &[KeyColumn],
-    key_values: &[Option<Vec<Value>>],
-    entities: &[(String, Vec<serde_json::Value>)],
-    rows: usize,
+    got: &Gathered<'_>,
     plugins: Option<&PluginHost>,
 ) -> Result<Vec<Vec<Value>>, ServingError> {
+    let rows = got.rows;
     let fail = |message: String| ServingError::Feast {
         status: 500,
         class: "FeastError",
@@ -81,23 +92,14 @@ pub(crate) fn run_step(
 
     let mut input = Vec::with_capacity(info.inputs.len());
     for field in &info.inputs {
-        let values = gather(
-            step,
-            &field.name,
-            views,
-            read,
-            keys,
-            key_values,
-            entities,
-            rows,
-        )
-        .map_err(fail)?
-        .ok_or_else(|| {
-            fail(format!(
-                "plugin `{}` needs input `{}`, which this view's sources do not supply",
-                step.plugin, field.name
-            ))
-        })?;
+        let values = gather(step, &field.name, got)
+            .map_err(fail)?
+            .ok_or_else(|| {
+                fail(format!(
+                    "plugin `{}` needs input `{}`, which this view's sources do not supply",
+                    step.plugin, field.name
+                ))
+            })?;
         let values = values
             .iter()
             .map(|v| to_plugin_value_checked(v, field.ty, &field.name))
@@ -139,17 +141,15 @@ pub(crate) fn run_step(
 
 /// The values of the input column `name`: a join key, a request field, or a source feature
 /// by its short name or as `view__feature` (the first source that has it).
-#[allow(clippy::too_many_arguments)]
-fn gather(
-    step: &Step,
-    name: &str,
-    views: &[ViewRead],
-    read: &[Vec<Option<ReadRow>>],
-    keys: &[KeyColumn],
-    key_values: &[Option<Vec<Value>>],
-    entities: &[(String, Vec<serde_json::Value>)],
-    rows: usize,
-) -> Result<Option<Vec<Value>>, String> {
+fn gather(step: &Step, name: &str, got: &Gathered<'_>) -> Result<Option<Vec<Value>>, String> {
+    let Gathered {
+        views,
+        read,
+        keys,
+        key_values,
+        entities,
+        rows,
+    } = *got;
     let source_keys = step
         .sources
         .iter()
