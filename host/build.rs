@@ -1,6 +1,7 @@
 //! Builds the demo plugin (`plugins/transformed-conv-rate`) for wasm32-wasip2 so that the
 //! binary can embed it and `edgefeat init` can give every new repo a working
-//! `transformed_conv_rate` transform, with no second build step for the user.
+//! `transformed_conv_rate` transform, with no second build step for the user; and the example
+//! store adapter (`plugins/redis-layout-adapter`), which the integration tests run.
 //!
 //! The guest is built by a nested `cargo` into its own target directory (next to this build's
 //! profiles, so debug and release share it), which keeps the host's and the guest's target
@@ -11,38 +12,45 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The guests: crate directory under `plugins/`, and the artifact name.
+const GUESTS: [(&str, &str); 2] = [
+    ("transformed-conv-rate", "transformed_conv_rate"),
+    ("redis-layout-adapter", "redis_layout_adapter"),
+];
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let guest = manifest_dir.join("../plugins/transformed-conv-rate");
-    for p in ["src", "Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", guest.join(p).display());
-    }
     println!(
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../wit").display()
     );
     println!("cargo:rerun-if-env-changed=EDGEFEAT_SKIP_DEMO_PLUGIN");
-
-    let embedded = out_dir.join("transformed_conv_rate.wasm");
-    let built = if std::env::var_os("EDGEFEAT_SKIP_DEMO_PLUGIN").is_some() {
-        Err("EDGEFEAT_SKIP_DEMO_PLUGIN is set".to_string())
-    } else {
-        build_guest(&guest, &out_dir)
-    };
-    let bytes = match built {
-        Ok(wasm) => std::fs::read(&wasm).unwrap_or_default(),
-        Err(why) => {
-            println!(
-                "cargo:warning=the demo plugin is not embedded ({why}); `edgefeat init` will scaffold repos without it. Run `rustup target add wasm32-wasip2` and rebuild."
-            );
-            Vec::new()
+    for (dir, artifact) in GUESTS {
+        let guest = manifest_dir.join("../plugins").join(dir);
+        for p in ["src", "Cargo.toml", "Cargo.lock"] {
+            println!("cargo:rerun-if-changed={}", guest.join(p).display());
         }
-    };
-    std::fs::write(&embedded, bytes).expect("OUT_DIR is writable");
+        let embedded = out_dir.join(format!("{artifact}.wasm"));
+        let built = if std::env::var_os("EDGEFEAT_SKIP_DEMO_PLUGIN").is_some() {
+            Err("EDGEFEAT_SKIP_DEMO_PLUGIN is set".to_string())
+        } else {
+            build_guest(&guest, artifact, &out_dir)
+        };
+        let bytes = match built {
+            Ok(wasm) => std::fs::read(&wasm).unwrap_or_default(),
+            Err(why) => {
+                println!(
+                    "cargo:warning=the plugin {dir} is not embedded ({why}); `edgefeat init` will scaffold repos without the demo transform. Run `rustup target add wasm32-wasip2` and rebuild."
+                );
+                Vec::new()
+            }
+        };
+        std::fs::write(&embedded, bytes).expect("OUT_DIR is writable");
+    }
 }
 
-fn build_guest(guest: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+fn build_guest(guest: &Path, artifact: &str, out_dir: &Path) -> Result<PathBuf, String> {
     // <target>/<profile>/build/edgefeat-<hash>/out → <target>/wasm-guests
     let target_dir = out_dir
         .ancestors()
@@ -85,7 +93,7 @@ fn build_guest(guest: &Path, out_dir: &Path) -> Result<PathBuf, String> {
             .join(" / ");
         return Err(format!("building it failed: {last}"));
     }
-    let wasm = target_dir.join("wasm32-wasip2/release/transformed_conv_rate.wasm");
+    let wasm = target_dir.join(format!("wasm32-wasip2/release/{artifact}.wasm"));
     if wasm.is_file() {
         Ok(wasm)
     } else {

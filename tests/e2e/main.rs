@@ -10,6 +10,7 @@ mod materialize_http;
 mod plugins;
 mod push;
 mod serve;
+mod store_adapter;
 mod support;
 mod tls;
 mod transforms;

@@ -23,7 +23,9 @@ use crate::support::{demo_repo, run};
 /// Opens the repo's LMDB store in this process (the binary has exited).
 pub(crate) fn open_store(repo: &Path) -> LmdbStore {
     let config = RepoConfig::load(repo, None).unwrap();
-    let OnlineStoreConfig::Lmdb(lmdb) = &config.online_store;
+    let OnlineStoreConfig::Lmdb(lmdb) = &config.online_store else {
+        panic!("the demo uses the LMDB store")
+    };
     LmdbStore::open(lmdb).unwrap()
 }
 

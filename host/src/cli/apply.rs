@@ -99,11 +99,7 @@ fn check_plugins(config: &RepoConfig, new: &Registry) -> Result<()> {
     }
     bound.sort_by_key(|(_, p)| *p);
     let engine = crate::plugins::PluginEngine::new(config.plugins.limits)?;
-    let host = crate::plugins::PluginHost::new(
-        engine,
-        config.plugins.path.clone(),
-        Some(config.plugins.cache_dir.clone()),
-    );
+    let host = crate::plugins::transform_host(engine, config);
     host.rescan();
     let mut problems = Vec::new();
     let mut checked: Vec<&str> = Vec::new();

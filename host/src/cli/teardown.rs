@@ -3,13 +3,28 @@
 use anyhow::Result;
 
 use crate::online;
-use crate::registry::remove_registry;
+use crate::registry::{FeatureView, load_registry, remove_registry};
 use crate::repo::RepoConfig;
 
 pub(super) fn run(config: &RepoConfig) -> Result<()> {
     if online::exists(config) {
         let store = online::open(config)?;
-        for change in store.teardown(&config.project)? {
+        // A store adapter removes rows table by table, so it is told the registered views
+        // (stored on-demand views included).
+        let registry = load_registry(&config.registry_path)?;
+        let views: Vec<FeatureView> = registry
+            .iter()
+            .flat_map(|r| {
+                r.feature_views.values().map(|v| v.spec.clone()).chain(
+                    r.on_demand_feature_views
+                        .values()
+                        .filter(|o| o.spec.write_to_online_store)
+                        .map(|o| r.stored_odfv_view(&o.spec)),
+                )
+            })
+            .collect();
+        let refs: Vec<&FeatureView> = views.iter().collect();
+        for change in store.teardown(&config.project, &refs)? {
             println!("{}", change.0);
         }
     }

@@ -210,7 +210,8 @@ async fn online_features(
         Err(e) => Err(e),
         // Plugins run on the blocking pool, bounded: a plugin spinning until its deadline then
         // holds a blocking thread, never one of the few async workers plain reads need.
-        Ok(plan) if plan.has_transforms() => {
+        // A store adapter may wait on the network (Redis) for up to its timeout.
+        Ok(plan) if plan.has_transforms() || state.store.blocking() => {
             let permit = state.transform_pool.clone().acquire_owned().await;
             let state = state.clone();
             tokio::task::spawn_blocking(move || {
@@ -312,7 +313,15 @@ async fn plugins(State(state): State<Arc<AppState>>) -> Response {
 
 /// 200 when the registry and the store can be read, else 503 (bodies empty, as Feast's).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.health_problem() {
+    let problem = if state.store.blocking() {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || state.health_problem())
+            .await
+            .unwrap_or_else(|e| Some(format!("health check task failed: {e}")))
+    } else {
+        state.health_problem()
+    };
+    match problem {
         None => StatusCode::OK.into_response(),
         Some(problem) => {
             tracing::warn!("health check failed: {problem}");

@@ -100,11 +100,7 @@ impl AppState {
             load_registry(&config.registry_path)?.unwrap_or_else(|| empty_registry(&config));
         let (options, body_limit) = serving_settings(&config);
         let plugins = match PluginEngine::new(config.plugins.limits) {
-            Ok(engine) => Some(Arc::new(PluginHost::new(
-                engine,
-                config.plugins.path.clone(),
-                Some(config.plugins.cache_dir.clone()),
-            ))),
+            Ok(engine) => Some(Arc::new(crate::plugins::transform_host(engine, &config))),
             Err(e) => {
                 tracing::error!("on demand feature views are unavailable: {e:#}");
                 None
@@ -229,6 +225,7 @@ impl AppState {
         };
         self.store
             .read(table, &[], &[])
+            .and_then(|_| self.store.check())
             .err()
             .map(|e| format!("{e:#}"))
     }

@@ -359,7 +359,7 @@ impl OnlineStore for LmdbStore {
         })
     }
 
-    fn teardown(&self, _project: &str) -> Result<Vec<InfraChange>> {
+    fn teardown(&self, _project: &str, _views: &[&FeatureView]) -> Result<Vec<InfraChange>> {
         // Empty it first, so a process that still has it open sees no stale rows, then remove
         // the files.
         self.with_write(Durability::Sync, |wtxn| {

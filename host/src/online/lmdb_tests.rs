@@ -217,7 +217,7 @@ fn teardown_removes_the_files() {
     store
         .write(T, &NAMES, &[row(1, 10, 0, 1.0)], Durability::Sync)
         .unwrap();
-    let changes = store.teardown("p").unwrap();
+    let changes = store.teardown("p", &[]).unwrap();
     assert_eq!(changes.len(), 1);
     assert!(!cfg.path.exists());
 }

@@ -5,11 +5,14 @@
 //! memory-mapped lookups, cheaper than any async machinery around it, and a server calls it
 //! from its own threads.
 
+pub mod kv;
 mod lmdb;
+mod plugin;
 
 use anyhow::Result;
 
 pub use lmdb::LmdbStore;
+pub use plugin::{PluginStore, StoreUnavailable};
 
 use crate::registry::FeatureView;
 use crate::repo::RepoConfig;
@@ -91,8 +94,8 @@ pub trait OnlineStore: Send + Sync {
         delete: &[&FeatureView],
     ) -> Result<Vec<InfraChange>>;
 
-    /// Removes everything the store holds.
-    fn teardown(&self, project: &str) -> Result<Vec<InfraChange>>;
+    /// Removes everything the store holds for `project`, whose views are `views`.
+    fn teardown(&self, project: &str, views: &[&FeatureView]) -> Result<Vec<InfraChange>>;
 
     /// Reads the rows of `entity_keys` (serialized) from one table, all in one consistent
     /// snapshot: one result per key, `None` where the entity has no row.
@@ -114,6 +117,23 @@ pub trait OnlineStore: Send + Sync {
 
     /// Makes every [`Durability::Deferred`] write durable.
     fn sync(&self) -> Result<()>;
+
+    /// Whether read values already have their features' dtypes. A store adapter's values
+    /// come back in the plugin types (a map as JSON text), and the reader casts them.
+    fn typed(&self) -> bool {
+        true
+    }
+
+    /// Whether calls may wait on the network, so that the server must make them from its
+    /// blocking pool rather than from an async worker.
+    fn blocking(&self) -> bool {
+        false
+    }
+
+    /// Whether the store answers now (for `/health`): an error says why not.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Whether the configured store holds anything yet (so `teardown` need not create it to
@@ -121,6 +141,7 @@ pub trait OnlineStore: Send + Sync {
 pub fn exists(config: &RepoConfig) -> bool {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => lmdb.path.exists(),
+        OnlineStoreConfig::Plugin(_) => true,
     }
 }
 
@@ -128,5 +149,6 @@ pub fn exists(config: &RepoConfig) -> bool {
 pub fn open(config: &RepoConfig) -> Result<Box<dyn OnlineStore>> {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => Ok(Box::new(LmdbStore::open(lmdb)?)),
+        OnlineStoreConfig::Plugin(plugin) => Ok(Box::new(PluginStore::open(config, plugin)?)),
     }
 }

@@ -2,12 +2,18 @@
 //! epoch-based deadlines, a memory cap per instance and a WASI context that grants nothing.
 
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::online::kv::{Kv, KvError};
 
 /// How often the epoch advances. A deadline is a whole number of ticks, so this is the
 /// precision of every plugin time limit; a thread waking every 2 ms costs nothing measurable.
@@ -41,12 +47,46 @@ impl PluginLimits {
     }
 }
 
-/// What each plugin store holds: the WASI context (which grants nothing), its resources, and
-/// the memory limiter.
+/// What each plugin store holds: the WASI context (which grants nothing, or for a store
+/// adapter only its allow-listed sockets), its resources, the memory limiter, and for store
+/// adapters the `host-kv` backend and the clock of the current call.
 pub struct Ctx {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
+    /// The `host-kv` backend (store adapters only).
+    pub(crate) kv: Option<Arc<dyn Kv>>,
+    /// The last `host-kv` failure of the current call: it tells an unreachable store from an
+    /// adapter's own error, whatever the adapter makes of it.
+    pub(crate) kv_error: Option<KvError>,
+    /// When the current call began.
+    pub(crate) call_started: Instant,
+    /// Time the current call spent in host calls, which the deadline does not count.
+    pub(crate) host_time: Duration,
+}
+
+impl Ctx {
+    fn new(wasi: WasiCtx, max_memory: usize, kv: Option<Arc<dyn Kv>>) -> Ctx {
+        Ctx {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                max: max_memory,
+                exceeded: None,
+            },
+            kv,
+            kv_error: None,
+            call_started: Instant::now(),
+            host_time: Duration::ZERO,
+        }
+    }
+
+    /// Resets the per-call state before a call into the guest.
+    pub(crate) fn begin_call(&mut self) {
+        self.kv_error = None;
+        self.call_started = Instant::now();
+        self.host_time = Duration::ZERO;
+    }
 }
 
 impl WasiView for Ctx {
@@ -130,6 +170,7 @@ impl PluginEngine {
         // anything (no preopens, no env, no sockets).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow::anyhow!("cannot link WASI: {e}"))?;
+        crate::plugins::adapter::add_to_linker(&mut linker)?;
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let compat = format!("wasmtime-48.0.8-{:016x}", h.finish());
@@ -173,18 +214,60 @@ impl PluginEngine {
     pub(crate) fn store(&self) -> Store<Ctx> {
         let mut store = Store::new(
             &self.inner.engine,
-            Ctx {
-                wasi: WasiCtx::builder().build(),
-                table: ResourceTable::new(),
-                limiter: Limiter {
-                    max: self.inner.limits.memory_bytes,
-                    exceeded: None,
-                },
-            },
+            Ctx::new(
+                WasiCtx::builder().build(),
+                self.inner.limits.memory_bytes,
+                None,
+            ),
         );
         store.limiter(|c| &mut c.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.inner.limits.deadline_ticks());
+        store
+    }
+
+    /// A store for a store adapter: `kv` behind `host-kv`, TCP to the `allow_connect`
+    /// addresses only, and a deadline on the guest's own time per call (see
+    /// [`Ctx::begin_call`]): time inside `host-kv` is bounded by the key-value timeout.
+    pub(crate) fn adapter_store(
+        &self,
+        kv: Option<Arc<dyn Kv>>,
+        allow_connect: Arc<Vec<SocketAddr>>,
+    ) -> Store<Ctx> {
+        let mut wasi = WasiCtx::builder();
+        if !allow_connect.is_empty() {
+            wasi.allow_tcp(true)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .socket_addr_check(move |addr, usage| {
+                    let ok = match usage {
+                        // A connect first binds implicitly to the unspecified address.
+                        SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                        SocketAddrUse::TcpConnect => allow_connect.contains(&addr),
+                        _ => false,
+                    };
+                    Box::pin(async move { ok })
+                });
+        }
+        let limits = self.inner.limits;
+        let mut store = Store::new(
+            &self.inner.engine,
+            Ctx::new(wasi.build(), limits.memory_bytes, kv),
+        );
+        store.limiter(|c| &mut c.limiter);
+        store.epoch_deadline_callback(move |cx| {
+            let data = cx.data();
+            let guest = data.call_started.elapsed().saturating_sub(data.host_time);
+            if guest >= limits.deadline {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            let left = PluginLimits {
+                deadline: limits.deadline - guest,
+                ..limits
+            };
+            Ok(UpdateDeadline::Continue(left.deadline_ticks()))
+        });
+        store.set_epoch_deadline(limits.deadline_ticks());
         store
     }
 }

@@ -83,6 +83,8 @@ pub struct PluginHost {
     /// remembers each file's last seen state.
     scan: Mutex<BTreeMap<PathBuf, Seen>>,
     validator: Mutex<Option<Arc<Validator>>>,
+    /// Files of the directory that are not transforms (the store adapter).
+    excluded: Vec<String>,
 }
 
 impl PluginHost {
@@ -97,7 +99,15 @@ impl PluginHost {
             status: Mutex::new(BTreeMap::new()),
             scan: Mutex::new(BTreeMap::new()),
             validator: Mutex::new(None),
+            excluded: Vec::new(),
         }
+    }
+
+    /// Leaves the plugin `name` alone: the store adapter lives in the same directory but is
+    /// loaded by the online store, not as a transform.
+    pub fn excluding(mut self, name: &str) -> PluginHost {
+        self.excluded.push(name.to_string());
+        self
     }
 
     /// The plugins directory.
@@ -145,7 +155,8 @@ impl PluginHost {
     /// how many versions were published.
     pub fn rescan(&self) -> usize {
         let mut seen = self.scan.lock().unwrap_or_else(|p| p.into_inner());
-        let files = list_plugins(&self.dir);
+        let mut files = list_plugins(&self.dir);
+        files.retain(|(name, _)| !self.excluded.contains(name));
         let mut published = 0;
         let mut next = (**self.loaded.load()).clone();
         let mut changed = false;

@@ -7,6 +7,7 @@
 //! and swaps new versions in atomically after they pass `describe()` validation; a failing
 //! plugin fails only the requests that use it.
 
+pub mod adapter;
 pub mod check;
 pub mod columns;
 mod engine;
@@ -27,7 +28,26 @@ pub use host::{LoadedPlugin, PluginHost, PluginStatus, Validator};
 pub use transform::{CallError, TransformPlugin};
 pub use watch::{PluginWatcher, watch_plugins};
 
+/// The host of a repo's transform plugins: `plugins.path`, with the compile cache, minus the
+/// store adapter when the online store is one.
+pub fn transform_host(engine: PluginEngine, config: &crate::repo::RepoConfig) -> PluginHost {
+    let host = PluginHost::new(
+        engine,
+        config.plugins.path.clone(),
+        Some(config.plugins.cache_dir.clone()),
+    );
+    match &config.online_store {
+        crate::repo::config::OnlineStoreConfig::Plugin(p) => host.excluding(&p.plugin),
+        crate::repo::config::OnlineStoreConfig::Lmdb(_) => host,
+    }
+}
+
 /// The demo plugin (`plugins/transformed-conv-rate`), compiled by build.rs; empty when this
 /// binary was built without the wasm32-wasip2 target.
 pub const DEMO_PLUGIN: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/transformed_conv_rate.wasm"));
+
+/// The example store adapter (`plugins/redis-layout-adapter`), compiled by build.rs; empty
+/// when this binary was built without the wasm32-wasip2 target.
+pub const REDIS_LAYOUT_ADAPTER: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/redis_layout_adapter.wasm"));

@@ -191,7 +191,16 @@ fn check_unique(fields: &[PluginField], what: &str) -> anyhow::Result<()> {
 
 /// Names why a call into `worker` failed.
 fn classify(worker: &Worker, e: &wasmtime::Error, engine: &PluginEngine) -> CallError {
-    if let Some(asked) = worker.store.data().limiter.exceeded {
+    classify_error(&worker.store, e, engine)
+}
+
+/// Names why a call into `store` failed: the memory limit, the deadline, or a trap.
+pub(crate) fn classify_error(
+    store: &Store<Ctx>,
+    e: &wasmtime::Error,
+    engine: &PluginEngine,
+) -> CallError {
+    if let Some(asked) = store.data().limiter.exceeded {
         return CallError::Memory(format!(
             "exceeded its memory limit of {} MiB (it asked for {} MiB)",
             engine.limits().memory_bytes >> 20,

@@ -17,7 +17,8 @@ use serde::Deserialize;
 pub const YAML_BASE64_ENV: &str = "FEATURE_STORE_YAML_BASE64";
 
 /// The online store types this build can serve from.
-pub const ONLINE_STORE_TYPES: [&str; 1] = ["lmdb"];
+pub const ONLINE_STORE_TYPES: [&str; 2] = ["lmdb", "plugin"];
+const KV_TYPES: [&str; 2] = ["lmdb", "redis"];
 const OFFLINE_STORE_TYPES: [&str; 2] = ["file", "dask"];
 const AUTH_TYPES: [&str; 2] = ["no_auth", "oidc"];
 
@@ -54,6 +55,53 @@ pub struct RepoConfig {
 pub enum OnlineStoreConfig {
     /// The embedded LMDB store.
     Lmdb(LmdbConfig),
+    /// A WebAssembly store adapter (`type: plugin`).
+    Plugin(PluginStoreConfig),
+}
+
+/// `online_store` with `type: plugin`: every read and write goes through a store adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStoreConfig {
+    /// The adapter: `<plugins.path>/<plugin>.wasm`.
+    pub plugin: String,
+    /// `config`: handed to the adapter's `open`, values as strings, sorted by key.
+    pub config: Vec<(String, String)>,
+    /// `kv`: the backend of the `host-kv` capability; `None` when the adapter brings its own
+    /// client (then it cannot import `host-kv`).
+    pub kv: Option<KvConfig>,
+    /// `allow_connect`: the only addresses the adapter may open sockets to.
+    pub allow_connect: Vec<std::net::SocketAddr>,
+}
+
+/// `online_store.kv`: what backs the `host-kv` capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvConfig {
+    /// `type: lmdb`: a local LMDB file.
+    Lmdb(KvLmdbConfig),
+    /// `type: redis`: Redis, Valkey or a Redis Cluster.
+    Redis(RedisConfig),
+}
+
+/// `online_store.kv` with `type: lmdb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvLmdbConfig {
+    /// The LMDB environment directory, absolute (default `data/kv.lmdb`).
+    pub path: PathBuf,
+    /// The size of the memory map in bytes.
+    pub map_size: u64,
+}
+
+/// `online_store.kv` with `type: redis`, in the shape of Feast's Redis store config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// One `redis://` URL per node given (one for a single server).
+    pub urls: Vec<String>,
+    /// `redis_type: redis_cluster`.
+    pub cluster: bool,
+    /// The longest one batch may take before the request fails (`timeout_ms`, default 500).
+    pub timeout: std::time::Duration,
+    /// The nodes as written, without credentials: for messages.
+    pub display: String,
 }
 
 /// `online_store` with `type: lmdb`.
@@ -250,6 +298,42 @@ struct RawOnlineStore {
     path: Option<String>,
     map_size: Option<RawSize>,
     write_policy: Option<String>,
+    plugin: Option<String>,
+    config: Option<BTreeMap<String, RawScalar>>,
+    kv: Option<RawKv>,
+    allow_connect: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawKv {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    path: Option<String>,
+    map_size: Option<RawSize>,
+    connection_string: Option<String>,
+    redis_type: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+/// A scalar of a free-form map, kept as the text the adapter will get.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawScalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl RawScalar {
+    fn into_text(self) -> String {
+        match self {
+            RawScalar::Bool(b) => b.to_string(),
+            RawScalar::Int(i) => i.to_string(),
+            RawScalar::Float(f) => f.to_string(),
+            RawScalar::Text(t) => t,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -315,7 +399,16 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "online_store",
-        &["type", "path", "map_size", "write_policy"],
+        &[
+            "type",
+            "path",
+            "map_size",
+            "write_policy",
+            "plugin",
+            "config",
+            "kv",
+            "allow_connect",
+        ],
     ),
     ("offline_store", &["type"]),
     (
@@ -458,15 +551,15 @@ impl RepoConfig {
             path: None,
             map_size: None,
             write_policy: None,
+            plugin: None,
+            config: None,
+            kv: None,
+            allow_connect: None,
         });
-        let kind = online.kind.unwrap_or_else(|| "lmdb".to_string());
+        let kind = online.kind.clone().unwrap_or_else(|| "lmdb".to_string());
         check_type("online_store.type", &kind, &ONLINE_STORE_TYPES, origin)?;
-        let map_size = match online.map_size {
-            None => DEFAULT_MAP_SIZE,
-            Some(RawSize::Bytes(n)) => n,
-            Some(RawSize::Text(t)) => parse_size(&t)
-                .map_err(|e| anyhow::anyhow!("{origin}: online_store.map_size: {e}"))?,
-        };
+        let map_size = size_or_default(online.map_size.as_ref())
+            .map_err(|e| anyhow::anyhow!("{origin}: online_store.map_size: {e}"))?;
         let write_policy = match online.write_policy.as_deref() {
             None | Some("newer_wins") => WritePolicy::NewerWins,
             Some("last_write_wins") => WritePolicy::LastWriteWins,
@@ -474,15 +567,22 @@ impl RepoConfig {
                 "{origin}: online_store.write_policy `{other}` is not supported; supported: newer_wins, last_write_wins"
             ),
         };
-        let online_store = OnlineStoreConfig::Lmdb(LmdbConfig {
-            path: repo_path.join(
-                online
-                    .path
-                    .unwrap_or_else(|| "data/online_store.lmdb".to_string()),
-            ),
-            map_size,
-            write_policy,
-        });
+        let online_store = if kind == "plugin" {
+            OnlineStoreConfig::Plugin(
+                plugin_store_config(repo_path, online)
+                    .map_err(|e| anyhow::anyhow!("{origin}: online_store.{e}"))?,
+            )
+        } else {
+            OnlineStoreConfig::Lmdb(LmdbConfig {
+                path: repo_path.join(
+                    online
+                        .path
+                        .unwrap_or_else(|| "data/online_store.lmdb".to_string()),
+                ),
+                map_size,
+                write_policy,
+            })
+        };
 
         let plugins = plugins_config(repo_path, raw.plugins)
             .map_err(|e| anyhow::anyhow!("{origin}: plugins.{e}"))?;
@@ -630,6 +730,181 @@ fn unknown_key_warnings(doc: &serde_json::Value, origin: &str) -> Vec<String> {
     out
 }
 
+fn size_or_default(raw: Option<&RawSize>) -> Result<u64> {
+    Ok(match raw {
+        None => DEFAULT_MAP_SIZE,
+        Some(RawSize::Bytes(n)) => *n,
+        Some(RawSize::Text(t)) => parse_size(t).map_err(|e| anyhow::anyhow!(e))?,
+    })
+}
+
+/// `online_store` with `type: plugin`. Errors start with the key they are about.
+fn plugin_store_config(repo_path: &Path, raw: RawOnlineStore) -> Result<PluginStoreConfig> {
+    let plugin = raw.plugin.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "plugin: missing: name the store adapter (`plugin: NAME` loads plugins/NAME.wasm)"
+        )
+    })?;
+    if plugin.contains(['/', '\\']) || plugin.ends_with(".wasm") {
+        bail!(
+            "plugin: `{plugin}` must be a plugin name, not a path: `plugin: NAME` loads <plugins.path>/NAME.wasm"
+        );
+    }
+    let config = raw
+        .config
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_text()))
+        .collect();
+    let kv = raw.kv.map(|kv| kv_config(repo_path, kv)).transpose()?;
+    let allow_connect = raw
+        .allow_connect
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| {
+            a.parse::<std::net::SocketAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "allow_connect: `{a}` is not an IP address and port (like 10.0.0.5:6379)"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PluginStoreConfig {
+        plugin,
+        config,
+        kv,
+        allow_connect,
+    })
+}
+
+fn kv_config(repo_path: &Path, raw: RawKv) -> Result<KvConfig> {
+    let kind = raw.kind.unwrap_or_else(|| "redis".to_string());
+    if !KV_TYPES.contains(&kind.as_str()) {
+        bail!(
+            "kv.type `{kind}` is not supported; supported: {}",
+            KV_TYPES.join(", ")
+        );
+    }
+    if kind == "lmdb" {
+        return Ok(KvConfig::Lmdb(KvLmdbConfig {
+            path: repo_path.join(raw.path.unwrap_or_else(|| "data/kv.lmdb".to_string())),
+            map_size: size_or_default(raw.map_size.as_ref())
+                .map_err(|e| anyhow::anyhow!("kv.map_size: {e}"))?,
+        }));
+    }
+    let cluster = match raw.redis_type.as_deref() {
+        None | Some("redis") => false,
+        Some("redis_cluster") => true,
+        Some(other) => {
+            bail!("kv.redis_type `{other}` is not supported; supported: redis, redis_cluster")
+        }
+    };
+    let text = raw
+        .connection_string
+        .unwrap_or_else(|| "localhost:6379".to_string());
+    let (urls, display) =
+        redis_urls(&text).map_err(|e| anyhow::anyhow!("kv.connection_string: {e}"))?;
+    let timeout_ms = raw.timeout_ms.unwrap_or(500);
+    if timeout_ms == 0 {
+        bail!("kv.timeout_ms must be at least 1");
+    }
+    Ok(KvConfig::Redis(RedisConfig {
+        urls,
+        cluster,
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        display,
+    }))
+}
+
+/// Feast's Redis `connection_string` (`host:port[,host:port...][,password=...][,ssl=true]
+/// [,db=N][,username=...]`) or `redis://` / `rediss://` URLs, as one URL per node, plus the
+/// nodes without credentials for messages.
+fn redis_urls(text: &str) -> Result<(Vec<String>, String)> {
+    let parts: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    // TLS would pull a second TLS stack configuration into the redis client; refused clearly
+    // until it is built, rather than failing at the first connection.
+    let tls = "TLS to Redis (ssl=true, rediss://) is not supported yet: reach Redis over a private network or a local TLS tunnel";
+    if parts.iter().any(|p| p.starts_with("rediss://")) {
+        bail!("{tls}");
+    }
+    if parts.iter().all(|p| p.starts_with("redis://")) && !parts.is_empty() {
+        let display = parts
+            .iter()
+            .map(|u| {
+                u.rsplit('@')
+                    .next()
+                    .unwrap_or(u)
+                    .trim_start_matches("redis://")
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        return Ok((parts.iter().map(|p| p.to_string()).collect(), display));
+    }
+    let (mut nodes, mut password, mut username, mut ssl, mut db) =
+        (Vec::new(), None, None, false, 0u32);
+    for part in parts {
+        match part.split_once('=') {
+            Some(("password", v)) => password = Some(v.to_string()),
+            Some(("username", v)) => username = Some(v.to_string()),
+            Some(("ssl", v)) => {
+                ssl = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+            }
+            Some(("db", v)) => {
+                db = v
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("db `{v}` is not a number"))?
+            }
+            Some((k, _)) => bail!("unknown option `{k}`; known: password, username, ssl, db"),
+            None => {
+                let (host, port) = part.rsplit_once(':').unwrap_or((part, "6379"));
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("`{part}` is not host:port"))?;
+                nodes.push((host.to_string(), port));
+            }
+        }
+    }
+    if nodes.is_empty() {
+        bail!("names no server");
+    }
+    if ssl {
+        bail!("{tls}");
+    }
+    let auth = match (&username, &password) {
+        (_, None) => String::new(),
+        (u, Some(p)) => format!("{}:{}@", percent(u.as_deref().unwrap_or("")), percent(p)),
+    };
+    let urls = nodes
+        .iter()
+        .map(|(h, p)| format!("redis://{auth}{h}:{p}/{db}"))
+        .collect();
+    let display = nodes
+        .iter()
+        .map(|(h, p)| format!("{h}:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok((urls, display))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986) for a URL's userinfo.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Expands `$VAR` and `${VAR}` like Python's `os.path.expandvars`: unknown variables and
 /// lone `$` signs are left exactly as written.
 pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
@@ -697,7 +972,9 @@ mod tests {
             "project: my_project\nregistry: data/registry.db\nprovider: local\nonline_store:\n    type: lmdb\n    path: data/online.lmdb\nentity_key_serialization_version: 3\nauth:\n    type: no_auth\n",
         )
         .unwrap();
-        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+            panic!("lmdb")
+        };
         assert_eq!(lmdb.path, Path::new("/repo/data/online.lmdb"));
     }
 
@@ -707,13 +984,17 @@ mod tests {
             "project: p\nonline_store:\n  map_size: 512MiB\n  write_policy: last_write_wins\n",
         )
         .unwrap();
-        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+            panic!("lmdb")
+        };
         assert_eq!(
             (lmdb.map_size, lmdb.write_policy),
             (512 << 20, WritePolicy::LastWriteWins)
         );
         let c = load("project: p\nonline_store:\n  map_size: 4096\n").unwrap();
-        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store;
+        let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+            panic!("lmdb")
+        };
         assert_eq!(lmdb.map_size, 4096);
         let e = load("project: p\nonline_store:\n  map_size: 10 parsecs\n").unwrap_err();
         assert!(e.to_string().contains("unknown size unit `parsecs`"), "{e}");

@@ -411,6 +411,47 @@ impl Snapshot {
     }
 }
 
+/// Casts values read from a store that returns plugin types (a store adapter: maps as JSON
+/// text, lists of any element type when empty) to the features' dtypes.
+fn cast_read(
+    registry: &crate::registry::Registry,
+    view: &str,
+    features: &[String],
+    rows: Vec<Option<crate::online::ReadRow>>,
+) -> Result<Vec<Option<crate::online::ReadRow>>, ServingError> {
+    let stored;
+    let fv = match (
+        registry.feature_views.get(view),
+        registry.on_demand_feature_views.get(view),
+    ) {
+        (Some(v), _) => &v.spec,
+        (None, Some(o)) => {
+            stored = registry.stored_odfv_view(&o.spec);
+            &stored
+        }
+        (None, None) => return Ok(rows),
+    };
+    let dtypes: Vec<Option<&DType>> = features
+        .iter()
+        .map(|f| fv.features.iter().find(|d| &d.name == f).map(|d| &d.dtype))
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let Some(mut row) = row else { return Ok(None) };
+            for (value, dtype) in row.values.iter_mut().zip(&dtypes) {
+                if let Some(dtype) = dtype
+                    && let Some(v) = value.take()
+                {
+                    *value = Some(crate::plugins::to_feature_value(v, dtype).map_err(|e| {
+                        ServingError::Other(format!("online store read failed: {view}: {e}"))
+                    })?);
+                }
+            }
+            Ok(Some(row))
+        })
+        .collect()
+}
+
 /// Feast refuses two output columns of the same name (`FeatureNameCollisionError`).
 fn check_collisions(outputs: &[Output], full_names: bool) -> Result<(), ServingError> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -575,6 +616,11 @@ pub fn serve_plan(
                 &names,
             )
             .map_err(|e| ServingError::Other(format!("online store read failed: {e:#}")))?;
+        let got = if store.typed() {
+            got
+        } else {
+            cast_read(&snapshot.registry, &view.name, &view.features, got)?
+        };
         read.push(row_to_unique.into_iter().map(|u| got[u].clone()).collect());
     }
 

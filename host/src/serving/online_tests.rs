@@ -26,7 +26,7 @@ impl OnlineStore for MemStore {
     ) -> anyhow::Result<Vec<InfraChange>> {
         Ok(vec![])
     }
-    fn teardown(&self, _: &str) -> anyhow::Result<Vec<InfraChange>> {
+    fn teardown(&self, _: &str, _: &[&FeatureView]) -> anyhow::Result<Vec<InfraChange>> {
         Ok(vec![])
     }
     fn read(

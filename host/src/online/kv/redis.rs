@@ -1,0 +1,353 @@
+//! `host-kv` on Redis or Redis Cluster (Valkey and Dragonfly speak the same protocol).
+//!
+//! One async connection per process does all the work: a [`ConnectionManager`] (one
+//! multiplexed connection that pipelines every caller's commands and reconnects by itself)
+//! or a cluster connection (one multiplexed connection per node). It runs on its own
+//! one-thread tokio runtime, so the synchronous adapter calls can wait for it from any thread
+//! without tying up the server's async workers, and every call is bounded by `timeout_ms`.
+//!
+//! A batch is one pipeline (HMGET / HSET + EXPIRE / HDEL or DEL per key). On a cluster it is
+//! one pipeline per hash slot, sent concurrently: a cluster pipeline must stay in one slot.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SlotAddr};
+use redis::{Pipeline, RedisError, Value};
+use tokio::sync::OnceCell;
+
+use super::{GetResult, HashRead, HashWrite, Kv, KvError, ScanPage};
+use crate::repo::config::RedisConfig;
+
+/// Keys asked per SCAN step.
+const SCAN_COUNT: usize = 1000;
+
+/// The Redis `host-kv` backend.
+pub struct RedisKv {
+    runtime: tokio::runtime::Runtime,
+    conn: Conn,
+    timeout: Duration,
+    /// `redis 127.0.0.1:6379` or `redis cluster a:1,b:2`: for error messages.
+    name: String,
+}
+
+enum Conn {
+    Single(ConnectionManager),
+    /// Connected on first use: a cluster connection needs the topology, which needs a node.
+    Cluster(
+        redis::cluster::ClusterClient,
+        Arc<OnceCell<ClusterConnection>>,
+    ),
+}
+
+impl RedisKv {
+    /// Prepares the client. Nothing is connected yet: the server starts (and answers 503 on
+    /// `/health`) while Redis is unreachable, and connects when it is back.
+    pub fn open(config: &RedisConfig) -> anyhow::Result<RedisKv> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("edgefeat-kv")
+            .enable_all()
+            .build()?;
+        let timeout = config.timeout;
+        let conn = if config.cluster {
+            let client = redis::cluster::ClusterClient::builder(config.urls.clone())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(1)
+                .build()
+                .map_err(|e| anyhow::anyhow!("online_store.kv: {e}"))?;
+            Conn::Cluster(client, Arc::new(OnceCell::new()))
+        } else {
+            let url = config.urls.first().ok_or_else(|| {
+                anyhow::anyhow!("online_store.kv.connection_string names no server")
+            })?;
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| anyhow::anyhow!("online_store.kv.connection_string: {e}"))?;
+            let manager_config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1));
+            let _guard = runtime.enter();
+            Conn::Single(
+                ConnectionManager::new_lazy_with_config(client, manager_config)
+                    .map_err(|e| anyhow::anyhow!("online_store.kv: {e}"))?,
+            )
+        };
+        let name = format!(
+            "redis{} {}",
+            if config.cluster { " cluster" } else { "" },
+            config.display
+        );
+        Ok(RedisKv {
+            runtime,
+            conn,
+            timeout,
+            name,
+        })
+    }
+
+    /// Runs `f` on the kv runtime and waits at most the timeout for it.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl Future<Output = Result<T, RedisError>> + Send + 'static,
+    ) -> Result<T, KvError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let timeout = self.timeout;
+        self.runtime.spawn(async move {
+            let _ = tx.send(tokio::time::timeout(timeout, f).await);
+        });
+        // The runtime enforces the timeout; the margin only covers a runtime too busy to wake.
+        match rx.recv_timeout(timeout + Duration::from_millis(250)) {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(self.error(&e)),
+            Ok(Err(_)) | Err(_) => Err(KvError::Unavailable(format!(
+                "{} did not answer within {} ms",
+                self.name,
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn error(&self, e: &RedisError) -> KvError {
+        let text = format!("{}: {e}", self.name);
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+        {
+            KvError::Unavailable(text)
+        } else {
+            KvError::Failed(text)
+        }
+    }
+
+    /// Sends `commands` (each built for one key) as pipelines: one on a single server, one
+    /// per hash slot on a cluster. Answers are returned in the order of `commands`.
+    fn pipeline(&self, commands: Vec<(Vec<u8>, Vec<redis::Cmd>)>) -> Result<Vec<Value>, KvError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.conn {
+            Conn::Single(manager) => {
+                let mut pipe = Pipeline::with_capacity(commands.len());
+                for (_, cmds) in &commands {
+                    for c in cmds {
+                        pipe.add_command(c.clone());
+                    }
+                }
+                let mut conn = manager.clone();
+                self.run(async move { pipe.query_async::<Vec<Value>>(&mut conn).await })
+            }
+            Conn::Cluster(client, cell) => {
+                // Group by slot, remembering where each answer goes.
+                let mut groups: HashMap<Route, (Pipeline, Vec<usize>)> = HashMap::new();
+                let mut at = 0;
+                for (key, cmds) in &commands {
+                    let group = groups
+                        .entry(Route::with_key(key, SlotAddr::Master))
+                        .or_insert_with(|| (Pipeline::new(), Vec::new()));
+                    for c in cmds {
+                        group.0.add_command(c.clone());
+                        group.1.push(at);
+                        at += 1;
+                    }
+                }
+                let client = client.clone();
+                let cell = Arc::clone(cell);
+                let total = at;
+                self.run(async move {
+                    let conn = cell
+                        .get_or_try_init(|| async { client.get_async_connection().await })
+                        .await?
+                        .clone();
+                    let sends = groups.into_values().map(|(pipe, slots)| {
+                        let mut conn = conn.clone();
+                        async move {
+                            let answers = pipe.query_async::<Vec<Value>>(&mut conn).await?;
+                            Ok::<_, RedisError>((slots, answers))
+                        }
+                    });
+                    let mut out = vec![Value::Nil; total];
+                    for (slots, answers) in futures_util::future::try_join_all(sends).await? {
+                        for (slot, answer) in slots.into_iter().zip(answers) {
+                            out[slot] = answer;
+                        }
+                    }
+                    Ok(out)
+                })
+            }
+        }
+    }
+}
+
+/// `HMGET key f1 f2 ...` answers: one bulk string or nil per field.
+fn fields_of(answer: Value, n: usize) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+    let items = match answer {
+        Value::Array(items) => items,
+        Value::Nil => return Ok(vec![None; n]),
+        other => {
+            return Err(KvError::Failed(format!(
+                "unexpected reply to HMGET: {other:?}"
+            )));
+        }
+    };
+    if items.len() != n {
+        return Err(KvError::Failed(format!(
+            "HMGET returned {} values for {n} fields",
+            items.len()
+        )));
+    }
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::Nil => Ok(None),
+            Value::BulkString(b) => Ok(Some(b)),
+            Value::SimpleString(s) => Ok(Some(s.into_bytes())),
+            other => Err(KvError::Failed(format!(
+                "unexpected field value from HMGET: {other:?}"
+            ))),
+        })
+        .collect()
+}
+
+/// Escapes the glob characters of a SCAN pattern, so that a prefix matches only itself.
+fn glob_escape(prefix: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + 2);
+    for &b in prefix {
+        if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'*');
+    out
+}
+
+impl Kv for RedisKv {
+    fn get(&self, reads: &[HashRead]) -> Result<GetResult, KvError> {
+        // HMGET needs at least one field; a read of no fields answers without a round trip.
+        let commands = reads
+            .iter()
+            .filter(|r| !r.fields.is_empty())
+            .map(|r| {
+                let mut c = redis::cmd("HMGET");
+                c.arg(&r.key);
+                for f in &r.fields {
+                    c.arg(f);
+                }
+                (r.key.clone(), vec![c])
+            })
+            .collect();
+        let mut answers = self.pipeline(commands)?.into_iter();
+        reads
+            .iter()
+            .map(|r| {
+                if r.fields.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let answer = answers.next().ok_or_else(|| {
+                    KvError::Failed("the pipeline returned too few replies".into())
+                })?;
+                fields_of(answer, r.fields.len())
+            })
+            .collect()
+    }
+
+    fn set(&self, writes: &[HashWrite], ttl_seconds: Option<u32>) -> Result<(), KvError> {
+        let commands = writes
+            .iter()
+            .filter(|w| !w.fields.is_empty())
+            .map(|w| {
+                let mut hset = redis::cmd("HSET");
+                hset.arg(&w.key);
+                for (f, v) in &w.fields {
+                    hset.arg(f).arg(v);
+                }
+                let mut cmds = vec![hset];
+                if let Some(ttl) = ttl_seconds {
+                    let mut expire = redis::cmd("EXPIRE");
+                    expire.arg(&w.key).arg(ttl);
+                    cmds.push(expire);
+                }
+                (w.key.clone(), cmds)
+            })
+            .collect();
+        self.pipeline(commands).map(drop)
+    }
+
+    fn delete(&self, deletes: &[HashRead]) -> Result<(), KvError> {
+        let commands = deletes
+            .iter()
+            .map(|d| {
+                let mut c = redis::cmd(if d.fields.is_empty() { "DEL" } else { "HDEL" });
+                c.arg(&d.key);
+                for f in &d.fields {
+                    c.arg(f);
+                }
+                (d.key.clone(), vec![c])
+            })
+            .collect();
+        self.pipeline(commands).map(drop)
+    }
+
+    fn scan(&self, prefix: &[u8], cursor: Option<&str>) -> Result<ScanPage, KvError> {
+        let Conn::Single(manager) = &self.conn else {
+            // A cluster scan walks every primary with its own cursor; not built yet.
+            return Err(KvError::Failed(format!(
+                "{}: scanning keys is not supported on a Redis cluster yet",
+                self.name
+            )));
+        };
+        let start: u64 = match cursor {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .map_err(|_| KvError::Failed(format!("invalid scan cursor `{c}`")))?,
+        };
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(start)
+            .arg("MATCH")
+            .arg(glob_escape(prefix))
+            .arg("COUNT")
+            .arg(SCAN_COUNT);
+        let mut conn = manager.clone();
+        let (next, keys): (u64, Vec<Vec<u8>>) =
+            self.run(async move { cmd.query_async(&mut conn).await })?;
+        Ok(ScanPage {
+            keys,
+            cursor: (next != 0).then(|| next.to_string()),
+        })
+    }
+
+    fn ping(&self) -> Result<(), KvError> {
+        let ping = redis::cmd("PING");
+        self.pipeline(vec![(b"edgefeat:ping".to_vec(), vec![ping])])
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_patterns_match_the_prefix_literally() {
+        assert_eq!(glob_escape(b"a*b?[c]\\"), b"a\\*b\\?\\[c\\]\\\\*".to_vec());
+    }
+
+    #[test]
+    fn hmget_replies_become_optional_values() {
+        let reply = Value::Array(vec![Value::Nil, Value::BulkString(b"x".to_vec())]);
+        assert_eq!(
+            fields_of(reply, 2).unwrap(),
+            vec![None, Some(b"x".to_vec())]
+        );
+        assert!(fields_of(Value::Array(vec![]), 1).is_err());
+    }
+}

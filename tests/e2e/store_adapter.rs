@@ -1,0 +1,266 @@
+//! Store adapters with the real binary: the example `redis-layout-adapter` over a real
+//! redis-server started on a free loopback port (and over the local LMDB kv), its failure
+//! behaviour (Redis stopped and restarted, a trapping adapter), and the sockets allow-list.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::http::Server;
+use crate::materialize::newest_demo_values;
+use crate::support::{demo_repo, run};
+
+/// A redis-server of the test's own: loopback, a free port, its data in a temp directory,
+/// every write fsynced to the append-only file before it is acknowledged.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let mut redis = Redis {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        redis.run();
+        redis
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/test installs it: apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Kills the server (no shutdown save: only what was fsynced survives).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.run();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The demo repo with its online store replaced by the example adapter over `kv` (a YAML
+/// flow mapping).
+fn adapter_repo(kv: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, repo) = demo_repo();
+    let wasm = edgefeat::plugins::REDIS_LAYOUT_ADAPTER;
+    assert!(
+        !wasm.is_empty(),
+        "the example adapter was not built: install the wasm32-wasip2 target (scripts/test does)"
+    );
+    std::fs::write(repo.join("plugins/redis-layout-adapter.wasm"), wasm).unwrap();
+    set_online_store(
+        &repo,
+        &format!(
+            "online_store:\n    type: plugin\n    plugin: redis-layout-adapter\n    config: {{key_prefix: \"t:\"}}\n    kv: {kv}\n"
+        ),
+    );
+    (tmp, repo)
+}
+
+fn set_online_store(repo: &Path, section: &str) {
+    let path = repo.join("feature_store.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let start = yaml.find("online_store:").unwrap();
+    let end = yaml[start..]
+        .find("entity_key_serialization_version")
+        .unwrap()
+        + start;
+    let yaml = format!("{}{section}{}", &yaml[..start], &yaml[end..]);
+    std::fs::write(&path, yaml).unwrap();
+}
+
+fn redis_kv(port: u16, timeout_ms: u64) -> String {
+    format!("{{type: redis, connection_string: \"127.0.0.1:{port}\", timeout_ms: {timeout_ms}}}")
+}
+
+const SEED: &str = r#"{"features":["driver_hourly_stats:conv_rate","driver_hourly_stats:avg_daily_trips"],"entities":{"driver_id":[1001,1002,1005,9999]}}"#;
+
+/// Checks a seed read against the newest rows of the parquet: the same answer the built-in
+/// store gives.
+#[track_caller]
+fn assert_seed_read(server: &Server, repo: &Path) {
+    let expected = newest_demo_values(repo);
+    let r = server.post_json("/get-online-features", SEED);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    for (i, id) in [1001i64, 1002, 1005].iter().enumerate() {
+        let (conv, trips) = expected[id];
+        assert_eq!(
+            j["results"][1]["values"][i],
+            serde_json::json!(conv),
+            "{id}"
+        );
+        assert_eq!(
+            j["results"][2]["values"][i],
+            serde_json::json!(trips),
+            "{id}"
+        );
+        assert_eq!(j["results"][1]["statuses"][i], "PRESENT");
+    }
+    assert_eq!(j["results"][1]["statuses"][3], "NOT_FOUND");
+    assert_eq!(j["results"][1]["values"][3], serde_json::Value::Null);
+}
+
+fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
+    format!(
+        r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[{driver}],"event_timestamp":["{ts}"],"created":["{ts}"],"conv_rate":[{conv_rate}],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{{"vehicle_type":"truck","rating":"4.9"}}],"driver_config":["{{\"max_distance_km\": 50}}"],"driver_profile":[{{"name":"pushed","age":"40"}}]}},"to":"online"}}"#
+    )
+}
+
+const FRESH: &str = r#"{"features":["driver_hourly_stats_fresh:conv_rate","driver_hourly_stats_fresh:avg_daily_trips","driver_hourly_stats_fresh:driver_metadata","driver_hourly_stats_fresh:driver_profile"],"entities":{"driver_id":[1001,1002]}}"#;
+
+/// The built-in store's answer to FRESH after `push_body(1001, 0.75, ..10:59:42)`: the
+/// adapter must give the same bytes, maps and structs included.
+const FRESH_AFTER_PUSH: &str = r#"{"results":[{"values":[1001,1002],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]},{"values":[0.75,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[1000,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"vehicle_type":"truck","rating":"4.9"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"name":"pushed","age":"40"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]}],"metadata":{"feature_names":["driver_id","conv_rate","avg_daily_trips","driver_metadata","driver_profile"]}}"#;
+
+/// The demo flow of the quick start, every step through the adapter and Redis.
+fn demo_flow(repo: &Path) {
+    let out = run(repo, &["apply"]).success();
+    assert!(out.stdout.contains("driver_hourly_stats"), "{}", out.stdout);
+    run(repo, &["materialize-incremental", "2030-01-01T00:00:00"]).success();
+    let server = Server::start(repo, &[]);
+    assert_eq!(server.get("/health").status, 200);
+    assert_seed_read(&server, repo);
+    // A push dated after every materialized row replaces driver 1001's row.
+    let r = server.post_json("/push", &push_body(1001, 0.75, "2029-11-24 10:59:42+00:00"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after_push = server.post_json("/get-online-features", FRESH).json();
+    assert_eq!(
+        after_push["results"][1],
+        serde_json::json!({"values":[0.75, after_push["results"][1]["values"][1]],"statuses":["PRESENT","PRESENT"],"event_timestamps":["2029-11-24T10:59:42Z", after_push["results"][1]["event_timestamps"][1]]})
+    );
+    assert_eq!(
+        after_push["results"][3]["values"][0],
+        serde_json::json!({"vehicle_type":"truck","rating":"4.9"})
+    );
+    assert_eq!(
+        after_push["results"][4]["values"][0],
+        serde_json::json!({"name":"pushed","age":"40"})
+    );
+    // Newer wins through the adapter too: an older push does not roll the value back.
+    server.post_json("/push", &push_body(1001, 0.1, "2029-11-24 09:00:00+00:00"));
+    assert_eq!(
+        server.post_json("/get-online-features", FRESH).json(),
+        after_push
+    );
+}
+
+#[test]
+fn the_demo_flow_runs_through_the_adapter_over_redis() {
+    let redis = Redis::start();
+    let (_tmp, repo) = adapter_repo(&redis_kv(redis.port, 500));
+    demo_flow(&repo);
+    // The rows are in Redis in the documented layout: a hash per entity per project.
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.write_all(b"DBSIZE\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap();
+    let size: usize = String::from_utf8_lossy(&buf[1..n]).trim().parse().unwrap();
+    assert_eq!(size, 5, "one hash per demo driver");
+    // Teardown removes them through delete-table.
+    run(&repo, &["teardown"]).success();
+    s.write_all(b"DBSIZE\r\n").unwrap();
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b":0\r\n");
+}
+
+#[test]
+fn the_demo_flow_runs_through_the_adapter_over_local_lmdb() {
+    let (_tmp, repo) = adapter_repo("{type: lmdb, path: data/kv.lmdb}");
+    demo_flow(&repo);
+    assert!(repo.join("data/kv.lmdb").is_dir());
+    assert!(!repo.join("data/online_store.lmdb").exists());
+}
+
+#[test]
+fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_writes() {
+    let mut redis = Redis::start();
+    let (_tmp, repo) = adapter_repo(&redis_kv(redis.port, 300));
+    run(&repo, &["apply"]).success();
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json("/push", &push_body(1001, 0.75, "2026-11-24 10:59:42+00:00"));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    redis.stop();
+    let started = Instant::now();
+    let r = server.post_json("/get-online-features", FRESH);
+    let took = started.elapsed();
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("redis 127.0.0.1"), "{}", r.text());
+    // Within the timeout (300 ms) and its margin, not a TCP timeout of minutes.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let r = server.post_json("/push", &push_body(1002, 0.5, "2026-11-24 10:59:42+00:00"));
+    assert_eq!(r.status, 500, "an unacknowledged push: {}", r.text());
+    assert_eq!(server.get("/health").status, 503);
+    // Plain LMDB-free routes still answer.
+    assert_eq!(server.get("/metrics").status, 200);
+
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/health").status != 200 {
+        assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The acknowledged push survived; the refused one was never stored.
+    assert_eq!(
+        server.post_json("/get-online-features", FRESH).text(),
+        FRESH_AFTER_PUSH
+    );
+}
