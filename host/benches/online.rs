@@ -105,7 +105,9 @@ fn row_decode(c: &mut Criterion) {
 
 fn lmdb_config(dir: &Path) -> edgefeat::repo::config::LmdbConfig {
     let config = RepoConfig::from_text(dir, "project: bench\n", "bench").unwrap();
-    let OnlineStoreConfig::Lmdb(lmdb) = config.online_store;
+    let OnlineStoreConfig::Lmdb(lmdb) = config.online_store else {
+        panic!("the demo uses the LMDB store")
+    };
     lmdb
 }
 

@@ -83,6 +83,19 @@ impl Redis {
         }
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: connections stay open, answers stop.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
     /// Starts it again on the same port with the same data.
     pub fn restart(&mut self) {
         self.run();
@@ -156,6 +169,23 @@ fn assert_seed_read(server: &Server, repo: &Path) {
     }
     assert_eq!(j["results"][1]["statuses"][3], "NOT_FOUND");
     assert_eq!(j["results"][1]["values"][3], serde_json::Value::Null);
+}
+
+/// The class and message of a Feast error envelope (a JSON string holding a JSON object).
+#[track_caller]
+fn feast_error(r: &crate::http::Response) -> (String, String) {
+    let inner = r.json();
+    let inner: serde_json::Value = serde_json::from_str(
+        inner
+            .as_str()
+            .unwrap_or_else(|| panic!("not an envelope: {}", r.text())),
+    )
+    .unwrap();
+    assert_eq!(inner["module"], "feast.errors");
+    (
+        inner["class"].as_str().unwrap().to_string(),
+        inner["message"].as_str().unwrap().to_string(),
+    )
 }
 
 fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
@@ -243,11 +273,21 @@ fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_wri
     let r = server.post_json("/get-online-features", FRESH);
     let took = started.elapsed();
     assert_eq!(r.status, 500, "{}", r.text());
-    assert!(r.text().contains("redis 127.0.0.1"), "{}", r.text());
+    let (class, message) = feast_error(&r);
+    assert_eq!(class, "FeastError");
+    assert!(
+        message.starts_with("online store read failed: store adapter `redis-layout-adapter` online-read failed: key-value store unavailable: redis 127.0.0.1:"),
+        "{message}"
+    );
     // Within the timeout (300 ms) and its margin, not a TCP timeout of minutes.
     assert!(took < Duration::from_secs(5), "{took:?}");
     let r = server.post_json("/push", &push_body(1002, 0.5, "2026-11-24 10:59:42+00:00"));
     assert_eq!(r.status, 500, "an unacknowledged push: {}", r.text());
+    assert!(
+        feast_error(&r).1.starts_with("online store write failed: "),
+        "{}",
+        r.text()
+    );
     assert_eq!(server.get("/health").status, 503);
     // Plain LMDB-free routes still answer.
     assert_eq!(server.get("/metrics").status, 200);
@@ -259,6 +299,182 @@ fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_wri
         std::thread::sleep(Duration::from_millis(100));
     }
     // The acknowledged push survived; the refused one was never stored.
+    assert_eq!(
+        server.post_json("/get-online-features", FRESH).text(),
+        FRESH_AFTER_PUSH
+    );
+}
+
+/// The probe fixture (tests/e2e/fixtures/probe-adapter), built once per test run.
+fn probe_adapter() -> &'static [u8] {
+    static WASM: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    WASM.get_or_init(|| {
+        let krate =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/fixtures/probe-adapter");
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probe-adapter-target");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--quiet",
+                "--target",
+                "wasm32-wasip2",
+            ])
+            .arg("--target-dir")
+            .arg(&target)
+            .current_dir(&krate)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "the probe adapter builds (needs the wasm32-wasip2 target)"
+        );
+        std::fs::read(target.join("wasm32-wasip2/release/probe_adapter.wasm")).unwrap()
+    })
+}
+
+/// The demo repo on the probe adapter, with `extra` YAML lines under `online_store`.
+fn probe_repo(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, repo) = demo_repo();
+    std::fs::write(repo.join("plugins/probe.wasm"), probe_adapter()).unwrap();
+    set_online_store(
+        &repo,
+        &format!("online_store:\n    type: plugin\n    plugin: probe\n{extra}"),
+    );
+    (tmp, repo)
+}
+
+#[test]
+fn a_trapping_adapter_fails_only_its_own_request() {
+    let (_tmp, repo) = probe_repo("");
+    run(&repo, &["apply"]).success();
+    let server = Server::start(&repo, &[]);
+    let read = |driver: i64| {
+        server.post_json(
+            "/get-online-features",
+            &format!(
+                r#"{{"features":["driver_hourly_stats:conv_rate"],"entities":{{"driver_id":[{driver}]}}}}"#
+            ),
+        )
+    };
+    let r = read(666);
+    assert_eq!(r.status, 500, "{}", r.text());
+    let (class, message) = feast_error(&r);
+    assert_eq!(class, "FeastError");
+    assert!(
+        message.starts_with("online store read failed: store adapter `probe` trapped: "),
+        "{message}"
+    );
+    // The next requests get a fresh instance: a miss, not an error.
+    for _ in 0..3 {
+        let r = read(1001);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.json()["results"][1]["statuses"],
+            serde_json::json!(["NOT_FOUND"])
+        );
+    }
+    assert_eq!(server.get("/health").status, 200);
+    // Trapping again and again never takes the server down.
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let driver = if i % 2 == 0 { 666 } else { 1002 };
+                let body = format!(
+                    r#"{{"features":["driver_hourly_stats:conv_rate"],"entities":{{"driver_id":[{driver}]}}}}"#
+                );
+                (driver, crate::http::request(&addr, "POST", "/get-online-features", &[], body.as_bytes()).status)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (driver, status) = h.join().unwrap();
+        assert_eq!(
+            status,
+            if driver == 666 { 500 } else { 200 },
+            "driver {driver}"
+        );
+    }
+}
+
+#[test]
+fn an_adapter_reaches_only_the_addresses_it_is_allowed() {
+    // A listener the adapter could reach, if it were allowed to.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap();
+    let other = free_port();
+
+    let (_tmp, repo) = probe_repo(&format!(
+        "    config: {{connect: \"{target}\"}}\n    allow_connect: [\"127.0.0.1:{other}\"]\n"
+    ));
+    let out = run(&repo, &["apply"]).failure();
+    assert!(
+        out.stderr.contains(&format!(
+            "store adapter `probe` open failed: connect {target}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("permission denied"),
+        "{}",
+        out.stderr
+    );
+    assert!(listener.accept().is_err(), "no connection was made");
+
+    // With no allow-list at all, no socket is allowed either.
+    let (_tmp2, repo2) = probe_repo(&format!("    config: {{connect: \"{target}\"}}\n"));
+    let out = run(&repo2, &["apply"]).failure();
+    assert!(
+        out.stderr.to_lowercase().contains("permission denied"),
+        "{}",
+        out.stderr
+    );
+    assert!(listener.accept().is_err(), "no connection was made");
+
+    // The control: allowed, the same adapter connects.
+    let (_tmp3, repo3) = probe_repo(&format!(
+        "    config: {{connect: \"{target}\"}}\n    allow_connect: [\"{target}\"]\n"
+    ));
+    run(&repo3, &["apply"]).success();
+    listener.set_nonblocking(false).unwrap();
+    assert!(listener.accept().is_ok(), "the allowed address was reached");
+}
+
+#[test]
+fn a_frozen_redis_fails_requests_within_the_timeout_and_recovers() {
+    let redis = Redis::start();
+    let (_tmp, repo) = adapter_repo(&redis_kv(redis.port, 200));
+    run(&repo, &["apply"]).success();
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json("/push", &push_body(1001, 0.75, "2026-11-24 10:59:42+00:00"));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    redis.freeze(true);
+    let started = Instant::now();
+    let r = server.post_json("/get-online-features", FRESH);
+    let took = started.elapsed();
+    assert_eq!(r.status, 500, "{}", r.text());
+    let message = feast_error(&r).1;
+    assert!(
+        message.contains("did not answer within 200 ms"),
+        "{message}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(server.get("/health").status, 503);
+
+    redis.freeze(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/health").status != 200 {
+        assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(
         server.post_json("/get-online-features", FRESH).text(),
         FRESH_AFTER_PUSH

@@ -183,9 +183,7 @@ impl StoreAdapter {
             allow_connect: Arc::new(allow_connect),
             pool: Mutex::new(Vec::new()),
         };
-        let worker = adapter
-            .open()
-            .map_err(|e| anyhow::anyhow!("store adapter `{name}`: {e}"))?;
+        let worker = adapter.open()?;
         adapter.give_back(worker);
         Ok(adapter)
     }

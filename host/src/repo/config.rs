@@ -839,7 +839,9 @@ fn redis_urls(text: &str) -> Result<(Vec<String>, String)> {
                     .next()
                     .unwrap_or(u)
                     .trim_start_matches("redis://")
-                    .trim_end_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
                     .to_string()
             })
             .collect::<Vec<_>>()
@@ -947,6 +949,107 @@ mod tests {
 
     fn load(text: &str) -> Result<RepoConfig> {
         RepoConfig::from_text(Path::new("/repo"), text, "feature_store.yaml")
+    }
+
+    fn plugin_store(yaml: &str) -> Result<PluginStoreConfig> {
+        match load(&format!("project: p\nonline_store:\n{yaml}"))?.online_store {
+            OnlineStoreConfig::Plugin(p) => Ok(p),
+            other => panic!("not a plugin store: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_plugin_store_takes_its_adapter_config_kv_and_allow_list() {
+        let p = plugin_store(
+            "  type: plugin\n  plugin: my-adapter\n  config: {key_prefix: 'x:', key_ttl_seconds: 60, debug: true}\n  kv:\n    type: redis\n    connection_string: 'r1:7000,r2,password=p@ss word,db=2'\n    redis_type: redis_cluster\n    timeout_ms: 250\n  allow_connect: ['10.0.0.5:6379', '[::1]:7000']\n",
+        )
+        .unwrap();
+        assert_eq!(p.plugin, "my-adapter");
+        assert_eq!(
+            p.config,
+            [
+                ("debug".to_string(), "true".to_string()),
+                ("key_prefix".to_string(), "x:".to_string()),
+                ("key_ttl_seconds".to_string(), "60".to_string())
+            ]
+        );
+        assert_eq!(
+            p.kv,
+            Some(KvConfig::Redis(RedisConfig {
+                urls: vec![
+                    "redis://:p%40ss%20word@r1:7000/2".to_string(),
+                    "redis://:p%40ss%20word@r2:6379/2".to_string()
+                ],
+                cluster: true,
+                timeout: std::time::Duration::from_millis(250),
+                display: "r1:7000,r2:6379".to_string(),
+            }))
+        );
+        assert_eq!(p.allow_connect.len(), 2);
+    }
+
+    #[test]
+    fn plugin_store_defaults_and_urls() {
+        let p = plugin_store("  type: plugin\n  plugin: a\n  kv: {type: lmdb}\n").unwrap();
+        assert_eq!(
+            p.kv,
+            Some(KvConfig::Lmdb(KvLmdbConfig {
+                path: "/repo/data/kv.lmdb".into(),
+                map_size: DEFAULT_MAP_SIZE
+            }))
+        );
+        assert!(p.config.is_empty() && p.allow_connect.is_empty());
+        let p = plugin_store("  type: plugin\n  plugin: a\n").unwrap();
+        assert_eq!(p.kv, None);
+        let p = plugin_store(
+            "  type: plugin\n  plugin: a\n  kv: {connection_string: 'redis://u:pw@h:1/0'}\n",
+        )
+        .unwrap();
+        let Some(KvConfig::Redis(r)) = p.kv else {
+            panic!("redis")
+        };
+        assert_eq!(
+            (r.urls[0].as_str(), r.display.as_str()),
+            ("redis://u:pw@h:1/0", "h:1")
+        );
+        assert_eq!(r.timeout, std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn plugin_store_mistakes_are_named() {
+        let err = |yaml: &str| format!("{:#}", plugin_store(yaml).unwrap_err());
+        assert_eq!(
+            err("  type: plugin\n"),
+            "feature_store.yaml: online_store.plugin: missing: name the store adapter (`plugin: NAME` loads plugins/NAME.wasm)"
+        );
+        assert!(
+            err("  type: plugin\n  plugin: plugins/a.wasm\n")
+                .contains("must be a plugin name, not a path")
+        );
+        assert_eq!(
+            err("  type: plugin\n  plugin: a\n  kv: {type: memcached}\n"),
+            "feature_store.yaml: online_store.kv.type `memcached` is not supported; supported: lmdb, redis"
+        );
+        assert!(
+            err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:1,ssl=true'}\n")
+                .contains("TLS to Redis")
+        );
+        assert!(
+            err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:x'}\n")
+                .contains("`h:x` is not host:port")
+        );
+        assert!(
+            err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:1,colour=red'}\n")
+                .contains("unknown option `colour`")
+        );
+        assert!(
+            err("  type: plugin\n  plugin: a\n  kv: {redis_type: redis_sentinel}\n")
+                .contains("redis_type `redis_sentinel` is not supported")
+        );
+        assert_eq!(
+            err("  type: plugin\n  plugin: a\n  allow_connect: [localhost]\n"),
+            "feature_store.yaml: online_store.allow_connect: `localhost` is not an IP address and port (like 10.0.0.5:6379)"
+        );
     }
 
     #[test]

@@ -32,6 +32,17 @@ pub enum ServingError {
 }
 
 impl ServingError {
+    /// The online store failed (unreachable, too slow, a store adapter that trapped): 500 in
+    /// Feast's envelope as its base class `FeastError`, which the Feast SDK re-raises with the
+    /// message, so a client sees why instead of a bare string.
+    pub(crate) fn store(what: &str, e: impl std::fmt::Display) -> ServingError {
+        ServingError::Feast {
+            status: 500,
+            class: "FeastError",
+            message: format!("online store {what} failed: {e}"),
+        }
+    }
+
     pub(crate) fn service_not_found(name: &str, project: &str) -> ServingError {
         ServingError::Feast {
             status: 404,
@@ -442,9 +453,10 @@ fn cast_read(
                 if let Some(dtype) = dtype
                     && let Some(v) = value.take()
                 {
-                    *value = Some(crate::plugins::to_feature_value(v, dtype).map_err(|e| {
-                        ServingError::Other(format!("online store read failed: {view}: {e}"))
-                    })?);
+                    *value = Some(
+                        crate::plugins::to_feature_value(v, dtype)
+                            .map_err(|e| ServingError::store("read", format!("{view}: {e}")))?,
+                    );
                 }
             }
             Ok(Some(row))
@@ -615,7 +627,7 @@ pub fn serve_plan(
                 &refs,
                 &names,
             )
-            .map_err(|e| ServingError::Other(format!("online store read failed: {e:#}")))?;
+            .map_err(|e| ServingError::store("read", format!("{e:#}")))?;
         let got = if store.typed() {
             got
         } else {

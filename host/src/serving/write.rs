@@ -93,7 +93,7 @@ pub fn write_rows(
     };
     store
         .write(table, &names, rows, Durability::Sync)
-        .map_err(|e| ServingError::Other(format!("online store write failed: {e:#}")))
+        .map_err(|e| ServingError::store("write", format!("{e:#}")))
 }
 
 /// Turns a dataframe into one view's online rows under Feast's rules, writing nothing: the

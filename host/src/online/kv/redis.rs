@@ -39,7 +39,7 @@ enum Conn {
     Single(ConnectionManager),
     /// Connected on first use: a cluster connection needs the topology, which needs a node.
     Cluster(
-        redis::cluster::ClusterClient,
+        Box<redis::cluster::ClusterClient>,
         Arc<OnceCell<ClusterConnection>>,
     ),
 }
@@ -61,7 +61,7 @@ impl RedisKv {
                 .retries(1)
                 .build()
                 .map_err(|e| anyhow::anyhow!("online_store.kv: {e}"))?;
-            Conn::Cluster(client, Arc::new(OnceCell::new()))
+            Conn::Cluster(Box::new(client), Arc::new(OnceCell::new()))
         } else {
             let url = config.urls.first().ok_or_else(|| {
                 anyhow::anyhow!("online_store.kv.connection_string names no server")
@@ -106,15 +106,22 @@ impl RedisKv {
         match rx.recv_timeout(timeout + Duration::from_millis(250)) {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(self.error(&e)),
-            Ok(Err(_)) | Err(_) => Err(KvError::Unavailable(format!(
-                "{} did not answer within {} ms",
-                self.name,
-                timeout.as_millis()
-            ))),
+            Ok(Err(_)) | Err(_) => Err(self.timed_out()),
         }
     }
 
+    fn timed_out(&self) -> KvError {
+        KvError::Unavailable(format!(
+            "{} did not answer within {} ms",
+            self.name,
+            self.timeout.as_millis()
+        ))
+    }
+
     fn error(&self, e: &RedisError) -> KvError {
+        if e.is_timeout() {
+            return self.timed_out();
+        }
         let text = format!("{}: {e}", self.name);
         if e.is_io_error()
             || e.is_timeout()
@@ -158,7 +165,7 @@ impl RedisKv {
                         at += 1;
                     }
                 }
-                let client = client.clone();
+                let client = (**client).clone();
                 let cell = Arc::clone(cell);
                 let total = at;
                 self.run(async move {
