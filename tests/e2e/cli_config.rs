@@ -91,7 +91,7 @@ fn unknown_keys_warn_and_unknown_types_fail() {
     let r = run(&repo, &["apply"]).failure();
     assert!(
         r.stderr
-            .contains("online_store.type `sqlite` is not supported; supported: lmdb"),
+            .contains("online_store.type `sqlite` is not supported; supported: lmdb, plugin"),
         "{}",
         r.stderr
     );

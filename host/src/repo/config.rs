@@ -1128,7 +1128,7 @@ mod tests {
             c.warnings,
             [
                 "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring, plugins",
-                "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy",
+                "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect",
             ]
         );
     }
@@ -1138,7 +1138,7 @@ mod tests {
         let e = load("project: p\nonline_store:\n  type: sqlite\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "feature_store.yaml: online_store.type `sqlite` is not supported; supported: lmdb"
+            "feature_store.yaml: online_store.type `sqlite` is not supported; supported: lmdb, plugin"
         );
         let e = load("project: p\nauth:\n  type: kubernetes\n").unwrap_err();
         assert_eq!(
