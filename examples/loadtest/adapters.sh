@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Load test of store adapters (wrk on this machine): the demo's 3 drivers x 3 features read
+#   - lmdb:          the built-in LMDB store, directly
+#   - adapter+lmdb:  the example adapter (plugins/redis-layout-adapter) over host-kv on LMDB
+#   - adapter+redis: the same adapter over host-kv on a redis-server on loopback
+# at concurrency 1, 8 and 32, all three in the same run, with req/s, p50 and p99 (wrk) and the
+# server's CPU per request (the edgefeat process only, not redis-server).
+#
+#   examples/loadtest/adapters.sh [DURATION_SECONDS]     (default 8)
+set -euo pipefail
+duration=${1:-8}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+for tool in wrk redis-server; do
+  command -v "$tool" >/dev/null 2>&1 || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || { echo "install $tool" >&2; exit 1; }; }
+done
+cargo build --release --locked -p edgefeat >&2
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target/release/edgefeat"
+adapter="$target/wasm-guests/wasm32-wasip2/release/redis_layout_adapter.wasm"
+[ -s "$adapter" ] || { echo "the example adapter was not built: rustup target add wasm32-wasip2, then rebuild" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >/dev/null &
+pids+=($!)
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+
+# One demo repo per store, materialized the same way.
+setup() {
+  local name=$1 online_store=$2
+  "$bin" -c "$work/$name" init demo >/dev/null
+  local repo="$work/$name/demo"
+  if [ -n "$online_store" ]; then
+    cp "$adapter" "$repo/plugins/redis-layout-adapter.wasm"
+    python3 - "$repo/feature_store.yaml" "$online_store" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+text = re.sub(r"online_store:\n(    .*\n)+", section, text)
+open(path, "w").write(text)
+PY
+  fi
+  "$bin" -c "$repo" apply >/dev/null
+  "$bin" -c "$repo" materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)" >/dev/null
+}
+setup lmdb ""
+setup adapter-lmdb $'online_store:\n    type: plugin\n    plugin: redis-layout-adapter\n    kv: {type: lmdb}\n'
+setup adapter-redis "online_store:
+    type: plugin
+    plugin: redis-layout-adapter
+    kv: {type: redis, connection_string: \"127.0.0.1:$redis_port\"}
+"
+
+declare -A ports server_pids
+for name in lmdb adapter-lmdb adapter-redis; do
+  port=$(free_port)
+  "$bin" -c "$work/$name/demo" serve --port "$port" --no-access-log >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  server_pids[$name]=$!
+  ports[$name]=$port
+  until curl -fs "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.05; done
+done
+
+body='{"features":["driver_hourly_stats:conv_rate","driver_hourly_stats:acc_rate","driver_hourly_stats:avg_daily_trips"],"entities":{"driver_id":[1001,1002,1003]}}'
+for name in lmdb adapter-lmdb adapter-redis; do
+  check=$(curl -fs -X POST "http://127.0.0.1:${ports[$name]}/get-online-features" -d "$body")
+  grep -q '"PRESENT","PRESENT","PRESENT"' <<<"$check" || { echo "$name did not serve the demo: $check" >&2; exit 1; }
+  BODY="$body" wrk -t1 -c8 -d1s -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features" >/dev/null
+done
+
+clk=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+echo "| store | concurrency | req/s | p50 | p99 | server CPU/req |"
+echo "|---|---|---|---|---|---|"
+for c in 1 8 32; do
+  for name in lmdb adapter-lmdb adapter-redis; do
+    pid=${server_pids[$name]}
+    before=$(cpu_ticks "$pid")
+    out=$(BODY="$body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
+    after=$(cpu_ticks "$pid")
+    errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+    [ -n "$errors" ] && echo "warning: $name: $errors" >&2
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu_us=$(python3 -c "print(f'{($after - $before) / $clk * 1e6 / max($reqs, 1):.1f}')")
+    echo "| $name | $c | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1 == "50%" {print $2}' <<<"$out") | $(awk '$1 == "99%" {print $2}' <<<"$out") | ${cpu_us} µs |"
+  done
+done
