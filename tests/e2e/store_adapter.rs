@@ -480,3 +480,72 @@ fn a_frozen_redis_fails_requests_within_the_timeout_and_recovers() {
         FRESH_AFTER_PUSH
     );
 }
+
+/// Replaces a file the way deployments do: a temp file renamed into place.
+fn deploy(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("wasm.tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_replaced_adapter_is_swapped_in_without_failing_requests() {
+    let (_tmp, repo) = adapter_repo("{type: lmdb}");
+    run(&repo, &["apply"]).success();
+    run(&repo, &["materialize-incremental", "2030-01-01T00:00:00"]).success();
+    let server = Server::start(&repo, &[]);
+    let body = r#"{"features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":[1001]}}"#;
+    let status_of = || {
+        let r = server.post_json("/get-online-features", body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["results"][1]["statuses"][0]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status_of(), "PRESENT");
+
+    // Requests keep flowing during every swap below; none may fail.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (addr, stop) = (server.addr.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = crate::http::request(
+                    &addr,
+                    "POST",
+                    "/get-online-features",
+                    &[],
+                    body.as_bytes(),
+                );
+                assert_eq!(r.status, 200, "{}", r.text());
+                n += 1;
+            }
+            n
+        })
+    };
+    let wait_for = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while status_of() != want {
+            assert!(
+                Instant::now() < deadline,
+                "the adapter was not swapped to give {want}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let file = repo.join("plugins/redis-layout-adapter.wasm");
+    // The probe adapter holds nothing: every read is a miss.
+    deploy(&file, probe_adapter());
+    wait_for("NOT_FOUND");
+    // A broken file is refused; the probe keeps serving.
+    deploy(&file, b"not a component");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(status_of(), "NOT_FOUND");
+    // The real adapter again: the data it wrote is served again.
+    deploy(&file, edgefeat::plugins::REDIS_LAYOUT_ADAPTER);
+    wait_for("PRESENT");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(load.join().unwrap() > 0);
+}

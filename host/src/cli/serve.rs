@@ -98,6 +98,24 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
         .plugins
         .as_ref()
         .map(|h| crate::plugins::watch_plugins(h, state.config.plugins.poll));
+    // A store adapter hot-reloads like a transform: a failed load keeps the old one serving.
+    let _store_watcher = state.store.plugin_file().map(|file| {
+        let store = Arc::clone(&state.store);
+        crate::watch::watch_files(
+            &[file.to_path_buf()],
+            state.config.plugins.poll,
+            move || {
+                match store.reload() {
+                    Ok(true) => tracing::info!("store adapter reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(
+                        "store adapter not reloaded (the previous version keeps serving): {e:#}"
+                    ),
+                }
+                true
+            },
+        )
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -134,6 +134,17 @@ pub trait OnlineStore: Send + Sync {
     fn check(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The file holding the store's code (a store adapter), which the server watches.
+    fn plugin_file(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// Loads the store's code again if its file changed, swapping it in only once it has
+    /// loaded and opened; calls in flight finish on the old code. True when it swapped.
+    fn reload(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Whether the configured store holds anything yet (so `teardown` need not create it to

@@ -2,7 +2,12 @@
 //! adapter ([`crate::plugins::adapter`]), which keeps rows in its own layout, usually on the
 //! host's `host-kv` capability (Redis or a local LMDB file).
 
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
 use anyhow::Result;
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
 
 use super::{Durability, InfraChange, OnlineStore, ReadRow, Table, WriteRow, WriteStats};
 use crate::plugins::PluginEngine;
@@ -19,7 +24,15 @@ pub struct StoreUnavailable(pub String);
 
 /// The plugin online store.
 pub struct PluginStore {
-    adapter: StoreAdapter,
+    /// The adapter in service; a reload swaps it while calls in flight finish on the old one.
+    adapter: ArcSwap<StoreAdapter>,
+    engine: PluginEngine,
+    file: PathBuf,
+    config: PluginStoreConfig,
+    kv: Option<Arc<dyn super::kv::Kv>>,
+    /// The content hash of the adapter in service, so that an event for an unchanged file
+    /// does not reopen it.
+    hash: Mutex<[u8; 32]>,
 }
 
 fn wit_table<'a>(table: Table<'a>) -> adapter::Table {
@@ -41,26 +54,21 @@ impl PluginStore {
     /// for Redis) and opens it once.
     pub fn open(config: &RepoConfig, store: &PluginStoreConfig) -> Result<PluginStore> {
         let file = config.plugins.path.join(format!("{}.wasm", store.plugin));
-        let bytes = std::fs::read(&file).map_err(|e| {
-            anyhow::anyhow!(
-                "online_store: cannot read the store adapter {}: {e}",
-                file.display()
-            )
-        })?;
         let engine = PluginEngine::new(config.plugins.limits)?;
-        let component = engine
-            .compile(&bytes)
-            .map_err(|e| anyhow::anyhow!("online_store: {}: {e}", file.display()))?;
         let kv = store.kv.as_ref().map(super::kv::open).transpose()?;
-        let adapter = StoreAdapter::new(
-            &store.plugin,
-            &engine,
-            &component,
-            store.config.clone(),
+        let (adapter, hash) = load(&engine, &file, store, kv.clone())?;
+        Ok(PluginStore {
+            adapter: ArcSwap::from_pointee(adapter),
+            engine,
+            file,
+            config: store.clone(),
             kv,
-            store.allow_connect.clone(),
-        )?;
-        Ok(PluginStore { adapter })
+            hash: Mutex::new(hash),
+        })
+    }
+
+    fn adapter(&self) -> Arc<StoreAdapter> {
+        self.adapter.load_full()
     }
 
     fn delete(&self, project: &str, views: &[&FeatureView]) -> Result<Vec<InfraChange>> {
@@ -71,13 +79,13 @@ impl PluginStore {
                 project,
                 view: &view.name,
             };
-            self.adapter
+            self.adapter()
                 .delete_table(&wit_table(table), &features)
                 .map_err(to_anyhow)?;
             changes.push(InfraChange(format!(
                 "Deleted table {} from store adapter {}",
                 table.name(),
-                self.adapter.name()
+                self.config.plugin
             )));
         }
         Ok(changes)
@@ -110,8 +118,8 @@ impl OnlineStore for PluginStore {
         }
         let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
         let keys: Vec<Vec<u8>> = entity_keys.iter().map(|k| k.to_vec()).collect();
-        let rows = self
-            .adapter
+        let adapter = self.adapter();
+        let rows = adapter
             .read(&wit_table(table), &features, &keys)
             .map_err(to_anyhow)?;
         rows.into_iter()
@@ -120,7 +128,7 @@ impl OnlineStore for PluginStore {
                 if row.values.len() != features.len() {
                     anyhow::bail!(
                         "store adapter `{}` returned {} values for {} features",
-                        self.adapter.name(),
+                        adapter.name(),
                         row.values.len(),
                         features.len()
                     );
@@ -152,6 +160,7 @@ impl OnlineStore for PluginStore {
         // Bounded batches: one call carries at most this many rows, so a bulk
         // materialization neither builds one huge guest allocation nor one huge pipeline.
         const BATCH: usize = 1000;
+        let adapter = self.adapter();
         let mut stats = WriteStats::default();
         for chunk in rows.chunks(BATCH) {
             let wit_rows: Vec<adapter::WriteRow> = chunk
@@ -163,8 +172,7 @@ impl OnlineStore for PluginStore {
                     values: r.values.iter().map(adapter::to_wit_value).collect(),
                 })
                 .collect();
-            let s = self
-                .adapter
+            let s = adapter
                 .write(&wit_table(table), &features, &wit_rows)
                 .map_err(to_anyhow)?;
             stats.written += s.written as usize;
@@ -186,11 +194,76 @@ impl OnlineStore for PluginStore {
     }
 
     fn check(&self) -> Result<()> {
-        match self.adapter.kv() {
+        match &self.kv {
             Some(kv) => kv
                 .ping()
                 .map_err(|e| StoreUnavailable(e.to_string()).into()),
             None => Ok(()),
         }
     }
+
+    fn plugin_file(&self) -> Option<&Path> {
+        Some(&self.file)
+    }
+
+    fn reload(&self) -> Result<bool> {
+        let mut hash = self.hash.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes = read_adapter(&self.file)?;
+        let new_hash: [u8; 32] = Sha256::digest(&bytes).into();
+        if new_hash == *hash {
+            return Ok(false);
+        }
+        let adapter = build(
+            &self.engine,
+            &self.file,
+            &bytes,
+            &self.config,
+            self.kv.clone(),
+        )?;
+        self.adapter.store(Arc::new(adapter));
+        *hash = new_hash;
+        Ok(true)
+    }
+}
+
+fn read_adapter(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).map_err(|e| {
+        anyhow::anyhow!(
+            "online_store: cannot read the store adapter {}: {e}",
+            file.display()
+        )
+    })
+}
+
+fn load(
+    engine: &PluginEngine,
+    file: &Path,
+    store: &PluginStoreConfig,
+    kv: Option<Arc<dyn super::kv::Kv>>,
+) -> Result<(StoreAdapter, [u8; 32])> {
+    let bytes = read_adapter(file)?;
+    let adapter = build(engine, file, &bytes, store, kv)?;
+    Ok((adapter, Sha256::digest(&bytes).into()))
+}
+
+/// Compiles and opens an adapter: what a reload must pass before it replaces the one in
+/// service.
+fn build(
+    engine: &PluginEngine,
+    file: &Path,
+    bytes: &[u8],
+    store: &PluginStoreConfig,
+    kv: Option<Arc<dyn super::kv::Kv>>,
+) -> Result<StoreAdapter> {
+    let component = engine
+        .compile(bytes)
+        .map_err(|e| anyhow::anyhow!("online_store: {}: {e}", file.display()))?;
+    StoreAdapter::new(
+        &store.plugin,
+        engine,
+        &component,
+        store.config.clone(),
+        kv,
+        store.allow_connect.clone(),
+    )
 }
