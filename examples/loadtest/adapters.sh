@@ -33,6 +33,7 @@ until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
 # One demo repo per store, materialized the same way.
 setup() {
   local name=$1 online_store=$2
+  mkdir -p "$work/$name"
   "$bin" -c "$work/$name" init demo >/dev/null
   local repo="$work/$name/demo"
   if [ -n "$online_store" ]; then

@@ -1,6 +1,8 @@
 //! The cost of an on-demand transform call through the WASM plugin host: the demo plugin
 //! (`conv_rate + val_to_add`, `conv_rate + val_to_add_2`) over 1, 10 and 100 rows, including
-//! the conversion of host values to WIT columns and back.
+//! the conversion of host values to WIT columns and back; and a 3-key read through the
+//! example store adapter over host-kv on LMDB (and on Redis, when redis-server is installed)
+//! against the built-in LMDB store, in the same run.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgefeat::plugins::{HostColumn, PluginEngine, PluginHost, PluginLimits, PluginType};
@@ -48,5 +50,118 @@ fn transform(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, transform);
+/// A redis-server on a free loopback port, killed on drop.
+struct Redis(std::process::Child, u16);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis(dir: &std::path::Path) -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let redis = Redis(child, port);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(redis);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
+fn store_read(c: &mut Criterion) {
+    use edgefeat::online::{Durability, OnlineStore, Table, WriteRow};
+    use edgefeat::repo::RepoConfig;
+    use edgefeat::types::serialize_entity_key;
+    assert!(
+        !edgefeat::plugins::REDIS_LAYOUT_ADAPTER.is_empty(),
+        "the example adapter is not embedded: rustup target add wasm32-wasip2, then rebuild"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(
+        dir.path().join("plugins/redis-layout-adapter.wasm"),
+        edgefeat::plugins::REDIS_LAYOUT_ADAPTER,
+    )
+    .unwrap();
+    let redis = start_redis(dir.path());
+    let mut stores: Vec<(&str, Box<dyn OnlineStore>)> = Vec::new();
+    let mut configs = vec![
+        ("lmdb", "online_store: {type: lmdb}".to_string()),
+        (
+            "adapter_over_lmdb",
+            "online_store: {type: plugin, plugin: redis-layout-adapter, kv: {type: lmdb}}"
+                .to_string(),
+        ),
+    ];
+    match &redis {
+        Some(r) => configs.push((
+            "adapter_over_redis",
+            format!(
+                "online_store: {{type: plugin, plugin: redis-layout-adapter, kv: {{type: redis, connection_string: '127.0.0.1:{}'}}}}",
+                r.1
+            ),
+        )),
+        None => eprintln!("redis-server not found: the adapter over Redis is not measured"),
+    }
+    for (name, yaml) in configs {
+        let config =
+            RepoConfig::from_text(dir.path(), &format!("project: bench\n{yaml}\n"), "bench")
+                .expect("config");
+        stores.push((name, edgefeat::online::open(&config).expect("store")));
+    }
+    let table = Table {
+        project: "bench",
+        view: "driver_hourly_stats",
+    };
+    let features = ["conv_rate", "acc_rate", "avg_daily_trips"];
+    let keys: Vec<Vec<u8>> = (0..1000)
+        .map(|i| serialize_entity_key(&[("driver_id", &Value::Int64(1000 + i))]).unwrap())
+        .collect();
+    let rows: Vec<WriteRow> = keys
+        .iter()
+        .map(|k| WriteRow {
+            entity_key: k.clone(),
+            event_ts_micros: 1_700_000_000_000_000,
+            created_ts_micros: 0,
+            values: vec![Value::Float(0.5), Value::Float(0.25), Value::Int64(42)],
+        })
+        .collect();
+    let wanted: Vec<&[u8]> = keys[1..4].iter().map(Vec::as_slice).collect();
+    let mut group = c.benchmark_group("store_read_3_keys_3_features");
+    for (name, store) in &stores {
+        store
+            .write(table, &features, &rows, Durability::Sync)
+            .expect("write");
+        let got = store.read(table, &wanted, &features).expect("read");
+        assert!(got.iter().all(Option::is_some), "{name} holds the rows");
+        group.bench_function(*name, |b| {
+            b.iter(|| std::hint::black_box(store.read(table, &wanted, &features).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, transform, store_read);
 criterion_main!(benches);
