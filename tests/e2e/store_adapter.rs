@@ -549,3 +549,155 @@ fn a_replaced_adapter_is_swapped_in_without_failing_requests() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(load.join().unwrap() > 0);
 }
+
+/// A three-primary Redis Cluster on free loopback ports, stopped on drop.
+struct Cluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let nodes = ports
+            .iter()
+            .map(|port| {
+                let node_dir = dir.path().join(port.to_string());
+                std::fs::create_dir_all(&node_dir).unwrap();
+                Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                    .args([
+                        "--cluster-enabled",
+                        "yes",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ])
+                    .current_dir(&node_dir)
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("redis-server runs")
+            })
+            .collect();
+        let cluster = Cluster {
+            nodes,
+            ports,
+            _dir: dir,
+        };
+        for &port in &cluster.ports {
+            let probe = Redis {
+                child: None,
+                port,
+                dir: tempfile::tempdir().unwrap(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !probe.ping() {
+                assert!(Instant::now() < deadline, "node {port} did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let addrs: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster
+            .cli(cluster.ports[0], &["cluster", "info"])
+            .contains("cluster_state:ok")
+        {
+            assert!(Instant::now() < deadline, "the cluster did not form");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn key_counts(&self) -> Vec<usize> {
+        self.ports
+            .iter()
+            .map(|&p| self.cli(p, &["dbsize"]).trim().parse().unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}
+
+#[test]
+fn the_demo_flow_runs_over_a_redis_cluster() {
+    let cluster = Cluster::start();
+    let (_tmp, repo) = adapter_repo(&format!(
+        "{{type: redis, redis_type: redis_cluster, connection_string: \"127.0.0.1:{}\"}}",
+        cluster.ports[0]
+    ));
+    demo_flow(&repo);
+    // 40 more drivers in one push and one read: batches that span every primary.
+    let ids: Vec<i64> = (2001..2041).collect();
+    let column = |v: &str| vec![v; ids.len()].join(",");
+    let push = format!(
+        r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":{ids:?},"event_timestamp":[{ts}],"created":[{ts}],"conv_rate":[{conv}],"acc_rate":[{conv}],"avg_daily_trips":[{trips}],"driver_metadata":[{meta}],"driver_config":[{config}],"driver_profile":[{profile}]}},"to":"online"}}"#,
+        ts = column("\"2026-11-24 10:00:00\""),
+        conv = column("0.5"),
+        trips = column("7"),
+        meta = column(r#"{"vehicle_type":"van","rating":"4.0"}"#),
+        config = column(r#""{}""#),
+        profile = column(r#"{"name":"n","age":"30"}"#),
+    );
+    let server = Server::start(&repo, &[]);
+    let r = server.post_json("/push", &push);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = server.post_json(
+        "/get-online-features",
+        &format!(
+            r#"{{"features":["driver_hourly_stats_fresh:avg_daily_trips"],"entities":{{"driver_id":{ids:?}}}}}"#
+        ),
+    );
+    assert_eq!(
+        r.json()["results"][1]["values"],
+        serde_json::json!(vec![7; 40]),
+        "{}",
+        r.text()
+    );
+    let counts = cluster.key_counts();
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        45,
+        "one hash per driver: {counts:?}"
+    );
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "the hashes are spread over the primaries: {counts:?}"
+    );
+    // Teardown scans every primary.
+    run(&repo, &["teardown"]).success();
+    assert_eq!(cluster.key_counts(), [0, 0, 0]);
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, SlotAddr};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Pipeline, RedisError, Value};
 use tokio::sync::OnceCell;
 
@@ -223,6 +223,30 @@ fn fields_of(answer: Value, n: usize) -> Result<Vec<Option<Vec<u8>>>, KvError> {
         .collect()
 }
 
+/// The primaries of a `CLUSTER NODES` reply (`<id> <ip:port@cport[,hostname]> <flags> ...`),
+/// sorted, skipping failed ones.
+fn primaries_of(nodes: &str) -> Vec<(String, u16)> {
+    let mut out: Vec<(String, u16)> = nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let addr = fields.nth(1)?;
+            let flags = fields.next()?;
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
+                return None;
+            }
+            let addr = addr.split(['@', ',']).next()?;
+            let (host, port) = addr.rsplit_once(':')?;
+            Some((
+                host.trim_matches(['[', ']']).to_string(),
+                port.parse().ok()?,
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Escapes the glob characters of a SCAN pattern, so that a prefix matches only itself.
 fn glob_escape(prefix: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(prefix.len() + 2);
@@ -304,32 +328,84 @@ impl Kv for RedisKv {
     }
 
     fn scan(&self, prefix: &[u8], cursor: Option<&str>) -> Result<ScanPage, KvError> {
-        let Conn::Single(manager) = &self.conn else {
-            // A cluster scan walks every primary with its own cursor; not built yet.
-            return Err(KvError::Failed(format!(
-                "{}: scanning keys is not supported on a Redis cluster yet",
-                self.name
-            )));
-        };
-        let start: u64 = match cursor {
-            None => 0,
-            Some(c) => c
-                .parse()
-                .map_err(|_| KvError::Failed(format!("invalid scan cursor `{c}`")))?,
-        };
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(start)
-            .arg("MATCH")
-            .arg(glob_escape(prefix))
-            .arg("COUNT")
-            .arg(SCAN_COUNT);
-        let mut conn = manager.clone();
-        let (next, keys): (u64, Vec<Vec<u8>>) =
-            self.run(async move { cmd.query_async(&mut conn).await })?;
-        Ok(ScanPage {
-            keys,
-            cursor: (next != 0).then(|| next.to_string()),
-        })
+        let bad_cursor =
+            || KvError::Failed(format!("invalid scan cursor `{}`", cursor.unwrap_or("")));
+        let mut scan = redis::cmd("SCAN");
+        let pattern = glob_escape(prefix);
+        match &self.conn {
+            Conn::Single(manager) => {
+                let start: u64 = cursor.map_or(Ok(0), |c| c.parse().map_err(|_| bad_cursor()))?;
+                scan.arg(start)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT);
+                let mut conn = manager.clone();
+                let (next, keys): (u64, Vec<Vec<u8>>) =
+                    self.run(async move { scan.query_async(&mut conn).await })?;
+                Ok(ScanPage {
+                    keys,
+                    cursor: (next != 0).then(|| next.to_string()),
+                })
+            }
+            Conn::Cluster(client, cell) => {
+                // A cluster scan walks the primaries in address order, each with its own SCAN
+                // cursor: the page cursor is `<primary index>:<node cursor>`. A topology change
+                // during the walk can skip keys, as any cluster-wide SCAN can.
+                let (node, start) = match cursor {
+                    None => (0usize, 0u64),
+                    Some(c) => {
+                        let (n, k) = c.split_once(':').ok_or_else(bad_cursor)?;
+                        (
+                            n.parse().map_err(|_| bad_cursor())?,
+                            k.parse().map_err(|_| bad_cursor())?,
+                        )
+                    }
+                };
+                scan.arg(start)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT);
+                let client = (**client).clone();
+                let cell = Arc::clone(cell);
+                let (primaries, next, keys) = self.run(async move {
+                    let mut conn = cell
+                        .get_or_try_init(|| async { client.get_async_connection().await })
+                        .await?
+                        .clone();
+                    let nodes = conn
+                        .route_command(
+                            redis::cmd("CLUSTER").arg("NODES").clone(),
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                        )
+                        .await?;
+                    let primaries = primaries_of(&redis::from_redis_value::<String>(nodes)?);
+                    let Some((host, port)) = primaries.get(node).cloned() else {
+                        return Ok((primaries.len(), 0, Vec::new()));
+                    };
+                    let page = conn
+                        .route_command(
+                            scan,
+                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                                host,
+                                port,
+                            }),
+                        )
+                        .await?;
+                    let (next, keys): (u64, Vec<Vec<u8>>) = redis::from_redis_value(page)?;
+                    Ok((primaries.len(), next, keys))
+                })?;
+                let cursor = if next != 0 {
+                    Some(format!("{node}:{next}"))
+                } else if node + 1 < primaries {
+                    Some(format!("{}:0", node + 1))
+                } else {
+                    None
+                };
+                Ok(ScanPage { keys, cursor })
+            }
+        }
     }
 
     fn ping(&self) -> Result<(), KvError> {
@@ -342,6 +418,21 @@ impl Kv for RedisKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_primaries_are_read_from_cluster_nodes() {
+        let nodes = "a1 127.0.0.1:7102@17102 master - 0 1 2 connected 5461-10922\n\
+                     b2 127.0.0.1:7101@17101 myself,master - 0 0 1 connected 0-5460\n\
+                     c3 127.0.0.1:7104@17104 slave a1 0 1 2 connected\n\
+                     d4 127.0.0.1:7103@17103,host-c master,fail - 0 1 3 connected\n";
+        assert_eq!(
+            primaries_of(nodes),
+            [
+                ("127.0.0.1".to_string(), 7101),
+                ("127.0.0.1".to_string(), 7102)
+            ]
+        );
+    }
 
     #[test]
     fn scan_patterns_match_the_prefix_literally() {
