@@ -425,3 +425,71 @@ pub fn from_wit_value(v: w::Value) -> Value {
 
 /// The WIT value type re-exported for the online store's conversions.
 pub type WitValue = w::Value;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::plugins::to_feature_value;
+    use crate::types::DType;
+
+    /// A dtype and a value of it, as the write path hands them to a store.
+    fn typed_value() -> impl Strategy<Value = (DType, Value)> {
+        let text = "[a-zA-Z0-9 éü\"{}]{0,12}";
+        prop_oneof![
+            any::<i32>().prop_map(|i| (DType::Int32, Value::Int32(i))),
+            any::<i64>().prop_map(|i| (DType::Int64, Value::Int64(i))),
+            any::<f32>()
+                .prop_filter("NaN is not equal to itself", |f| !f.is_nan())
+                .prop_map(|f| (DType::Float32, Value::Float(f))),
+            any::<f64>()
+                .prop_filter("NaN is not equal to itself", |f| !f.is_nan())
+                .prop_map(|f| (DType::Float64, Value::Double(f))),
+            any::<bool>().prop_map(|b| (DType::Bool, Value::Bool(b))),
+            text.prop_map(|s| (DType::String, Value::String(s))),
+            any::<Vec<u8>>().prop_map(|b| (DType::Bytes, Value::Bytes(b))),
+            any::<i64>().prop_map(|t| (DType::UnixTimestamp, Value::UnixTimestamp(t))),
+            prop::collection::vec(any::<i64>(), 0..4).prop_map(|xs| (
+                DType::Array(Box::new(DType::Int64)),
+                Value::List(xs.into_iter().map(Value::Int64).collect())
+            )),
+            prop::collection::vec(text, 0..4).prop_map(|xs| (
+                DType::Array(Box::new(DType::String)),
+                Value::List(xs.into_iter().map(Value::String).collect())
+            )),
+            prop::collection::vec(any::<f32>().prop_filter("NaN", |f| !f.is_nan()), 0..4).prop_map(
+                |xs| (
+                    DType::Array(Box::new(DType::Float32)),
+                    Value::List(xs.into_iter().map(Value::Float).collect())
+                )
+            ),
+            // Distinct keys: a JSON object keeps one value per key.
+            prop::collection::btree_map("[a-z]{1,6}", text, 0..4).prop_map(|kv| (
+                DType::Map,
+                Value::Map(kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+            )),
+            (text, any::<i32>()).prop_map(|(name, age)| (
+                DType::Struct(vec![
+                    ("name".into(), DType::String),
+                    ("age".into(), DType::Int32)
+                ]),
+                Value::Struct(vec![
+                    ("name".into(), Value::String(name)),
+                    ("age".into(), Value::Int32(age))
+                ])
+            )),
+            Just((DType::Int64, Value::Null)),
+        ]
+    }
+
+    proptest! {
+        /// What an adapter stores and returns unchanged reads back as the value written, once
+        /// cast to the feature's dtype.
+        #[test]
+        fn values_survive_the_trip_through_an_adapter((dtype, value) in typed_value()) {
+            let back = to_feature_value(from_wit_value(to_wit_value(&value)), &dtype);
+            prop_assert_eq!(back, Ok(value));
+        }
+    }
+}

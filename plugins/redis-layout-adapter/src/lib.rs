@@ -417,3 +417,46 @@ fn decode(b: &[u8]) -> Result<Value, PluginError> {
 }
 
 export!(Adapter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_kind_round_trips_and_corruption_is_refused() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int32(-7),
+            Value::Int64(i64::MIN),
+            Value::Float32(0.25),
+            Value::Float64(-1.5e300),
+            Value::String("héllo".into()),
+            Value::Bytes(vec![0, 255]),
+            Value::UnixTimestamp(1_700_000_000),
+            Value::Json(r#"{"a": 1}"#.into()),
+            Value::BoolList(vec![true, false]),
+            Value::Int32List(vec![1, -2]),
+            Value::Int64List(vec![]),
+            Value::Float32List(vec![1.5]),
+            Value::Float64List(vec![2.5, 3.5]),
+            Value::StringList(vec!["a".into(), String::new()]),
+            Value::BytesList(vec![vec![1], vec![]]),
+            Value::UnixTimestampList(vec![0, 1]),
+        ];
+        for v in values {
+            let bytes = encode(&v);
+            assert_eq!(format!("{:?}", decode(&bytes).unwrap()), format!("{v:?}"));
+            // Any truncation or a trailing byte is an error, never a wrong value.
+            for cut in 0..bytes.len() {
+                assert!(decode(&bytes[..cut]).is_err(), "{v:?} cut at {cut}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode(&longer).is_err(), "{v:?} with a trailing byte");
+        }
+        assert!(decode(&[0x3f]).is_err());
+        // A list count far beyond the data is refused before allocating.
+        assert!(decode(&[INT64 | LIST, 255, 255, 255, 255]).is_err());
+    }
+}
