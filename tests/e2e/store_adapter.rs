@@ -701,3 +701,31 @@ fn the_demo_flow_runs_over_a_redis_cluster() {
     run(&repo, &["teardown"]).success();
     assert_eq!(cluster.key_counts(), [0, 0, 0]);
 }
+
+#[test]
+fn plugin_check_tells_a_store_adapter_and_its_world() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("redis-layout-adapter.wasm");
+    std::fs::write(&file, edgefeat::plugins::REDIS_LAYOUT_ADAPTER).unwrap();
+    let out = run(
+        tmp.path(),
+        &["plugin", "check", "redis-layout-adapter.wasm"],
+    )
+    .success();
+    assert!(
+        out.stdout.contains("store adapter (")
+            && out
+                .stdout
+                .contains("world store-adapter: it imports host-kv"),
+        "{}",
+        out.stdout
+    );
+    std::fs::write(tmp.path().join("probe.wasm"), probe_adapter()).unwrap();
+    let out = run(tmp.path(), &["plugin", "check", "probe.wasm"]).success();
+    assert!(
+        out.stdout.contains("world store-adapter-sockets")
+            && out.stdout.contains("online_store.allow_connect"),
+        "{}",
+        out.stdout
+    );
+}

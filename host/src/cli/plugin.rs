@@ -94,6 +94,27 @@ fn check(file: &Path) -> Result<()> {
     let scratch = tempfile::tempdir().context("cannot create a temp directory")?;
     std::fs::write(scratch.path().join(format!("{name}.wasm")), &bytes)?;
     let engine = PluginEngine::new(PluginLimits::default())?;
+    if let Some(shape) = crate::plugins::adapter::adapter_shape(&engine, &bytes) {
+        println!(
+            "{}: store adapter ({} bytes), world {}",
+            file.display(),
+            bytes.len(),
+            if shape.imports_kv {
+                "store-adapter: it imports host-kv, so online_store.kv must be set"
+            } else {
+                "store-adapter-sockets: it brings its own client"
+            }
+        );
+        if shape.imports_sockets {
+            println!(
+                "It imports wasi:sockets: it can connect only to the addresses in online_store.allow_connect."
+            );
+        }
+        println!(
+            "\nDeploy it as plugins/{name}.wasm with `online_store: {{type: plugin, plugin: {name}}}`; `edgefeat apply` opens it with the repo's config."
+        );
+        return Ok(());
+    }
     let host = PluginHost::new(engine, scratch.path().to_path_buf(), None);
     let started = std::time::Instant::now();
     host.rescan();

@@ -31,6 +31,39 @@ pub use wit::exports::edgefeat::plugin::online_store::{StoredRow, Table, WriteRo
 /// The interface name a component imports when it needs the host's key-value capability.
 const HOST_KV: &str = "edgefeat:plugin/host-kv@0.1.0";
 
+/// The interface a store adapter exports.
+const ONLINE_STORE: &str = "edgefeat:plugin/online-store@0.1.0";
+
+/// What a component is, seen as a store adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterShape {
+    /// It imports `host-kv` (the `store-adapter` world): `online_store.kv` must be set.
+    pub imports_kv: bool,
+    /// It imports `wasi:sockets` (a `store-adapter-sockets` world, or a Rust guest using
+    /// `std::net`): it needs `online_store.allow_connect`.
+    pub imports_sockets: bool,
+}
+
+/// `Some` when `wasm` is a component exporting `online-store`: for `edgefeat plugin check`,
+/// which cannot open an adapter without its repo's config.
+pub fn adapter_shape(engine: &PluginEngine, wasm: &[u8]) -> Option<AdapterShape> {
+    let component = engine.compile(wasm).ok()?;
+    let ty = component.component_type();
+    let exports = ty
+        .exports(engine.engine())
+        .any(|(name, _)| name == ONLINE_STORE);
+    exports.then(|| {
+        let imports: Vec<String> = ty
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        AdapterShape {
+            imports_kv: imports.iter().any(|i| i == HOST_KV),
+            imports_sockets: imports.iter().any(|i| i.starts_with("wasi:sockets/")),
+        }
+    })
+}
+
 /// Warm instances kept; more concurrent calls open extra ones that are dropped afterwards.
 const MAX_IDLE: usize = 16;
 
