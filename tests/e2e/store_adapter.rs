@@ -244,6 +244,20 @@ fn the_demo_flow_runs_through_the_adapter_over_redis() {
     let n = s.read(&mut buf).unwrap();
     let size: usize = String::from_utf8_lossy(&buf[1..n]).trim().parse().unwrap();
     assert_eq!(size, 5, "one hash per demo driver");
+    // A graceful stop with the Redis client live exits cleanly.
+    let server = Server::start(&repo, &[]);
+    assert_eq!(server.post_json("/get-online-features", SEED).status, 200);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server
+        .wait(Duration::from_secs(10))
+        .expect("the server stops on SIGTERM");
+    assert!(status.success(), "{status:?}");
     // Teardown removes them through delete-table.
     run(&repo, &["teardown"]).success();
     s.write_all(b"DBSIZE\r\n").unwrap();

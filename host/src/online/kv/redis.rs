@@ -28,7 +28,8 @@ const SCAN_COUNT: usize = 1000;
 
 /// The Redis `host-kv` backend.
 pub struct RedisKv {
-    runtime: tokio::runtime::Runtime,
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
     conn: Conn,
     timeout: Duration,
     /// `redis 127.0.0.1:6379` or `redis cluster a:1,b:2`: for error messages.
@@ -85,7 +86,7 @@ impl RedisKv {
             config.display
         );
         Ok(RedisKv {
-            runtime,
+            runtime: Some(runtime),
             conn,
             timeout,
             name,
@@ -99,7 +100,13 @@ impl RedisKv {
     ) -> Result<T, KvError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let timeout = self.timeout;
-        self.runtime.spawn(async move {
+        let Some(runtime) = &self.runtime else {
+            return Err(KvError::Unavailable(format!(
+                "{} is shutting down",
+                self.name
+            )));
+        };
+        runtime.spawn(async move {
             let _ = tx.send(tokio::time::timeout(timeout, f).await);
         });
         // The runtime enforces the timeout; the margin only covers a runtime too busy to wake.
@@ -189,6 +196,16 @@ impl RedisKv {
                     Ok(out)
                 })
             }
+        }
+    }
+}
+
+impl Drop for RedisKv {
+    fn drop(&mut self) {
+        // The last owner may be a task of the server's own runtime, where dropping a runtime
+        // (which blocks) would panic; a background shutdown never blocks.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
