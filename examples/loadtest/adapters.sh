@@ -4,11 +4,14 @@
 #   - adapter+lmdb:  the example adapter (plugins/redis-layout-adapter) over host-kv on LMDB
 #   - adapter+redis: the same adapter over host-kv on a redis-server on loopback
 # at concurrency 1, 8 and 32, all three in the same run, with req/s, p50 and p99 (wrk) and the
-# server's CPU per request (the edgefeat process only, not redis-server).
+# server's CPU per request (the edgefeat process only, not redis-server). The three stores take
+# turns, ROUNDS times (default 3), and each figure is the median of its rounds, so that noise
+# on a shared machine does not fall on one store only.
 #
-#   examples/loadtest/adapters.sh [DURATION_SECONDS]     (default 8)
+#   examples/loadtest/adapters.sh [DURATION_SECONDS] [ROUNDS]     (default 8 and 3)
 set -euo pipefail
 duration=${1:-8}
+rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 for tool in wrk redis-server; do
@@ -76,18 +79,39 @@ done
 
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-echo "| store | concurrency | req/s | p50 | p99 | server CPU/req |"
-echo "|---|---|---|---|---|---|"
+results="$work/results.tsv"
 for c in 1 8 32; do
-  for name in lmdb adapter-lmdb adapter-redis; do
-    pid=${server_pids[$name]}
-    before=$(cpu_ticks "$pid")
-    out=$(BODY="$body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
-    after=$(cpu_ticks "$pid")
-    errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-    [ -n "$errors" ] && echo "warning: $name: $errors" >&2
-    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-    cpu_us=$(python3 -c "print(f'{($after - $before) / $clk * 1e6 / max($reqs, 1):.1f}')")
-    echo "| $name | $c | $(awk '/Requests\/sec/ {print $2}' <<<"$out") | $(awk '$1 == "50%" {print $2}' <<<"$out") | $(awk '$1 == "99%" {print $2}' <<<"$out") | ${cpu_us} µs |"
+  for round in $(seq "$rounds"); do
+    for name in lmdb adapter-lmdb adapter-redis; do
+      pid=${server_pids[$name]}
+      before=$(cpu_ticks "$pid")
+      out=$(BODY="$body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
+      after=$(cpu_ticks "$pid")
+      errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+      [ -n "$errors" ] && echo "warning: $name: $errors" >&2
+      reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$round" \
+        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+        "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
+        "$(python3 -c "print(($after - $before) / $clk * 1e6 / max($reqs, 1))")" >>"$results"
+    done
   done
 done
+python3 - "$results" <<'PY'
+import statistics, sys
+def us(t):  # wrk prints 65.00us, 1.22ms, 2.01s
+    for unit, f in (("us", 1), ("ms", 1e3), ("s", 1e6)):
+        if t.endswith(unit):
+            return float(t[: -len(unit)]) * f
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+print("| store | concurrency | req/s | p50 | p99 | server CPU/req |")
+print("|---|---|---|---|---|---|")
+seen = []
+for name, c, *_ in rows:
+    if (name, c) not in seen:
+        seen.append((name, c))
+for name, c in seen:
+    rs = [r for r in rows if r[0] == name and r[1] == c]
+    med = lambda i, f=float: statistics.median(f(r[i]) for r in rs)
+    print(f"| {name} | {c} | {med(3):.0f} | {med(4, us):.0f} µs | {med(5, us):.0f} µs | {med(6):.1f} µs |")
+PY
