@@ -303,8 +303,16 @@ fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_wri
         r.text()
     );
     assert_eq!(server.get("/health").status, 503);
-    // Plain LMDB-free routes still answer.
-    assert_eq!(server.get("/metrics").status, 200);
+    // Routes that need no store still answer, and the metrics count the failures.
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(r#"edgefeat_kv_errors_total{op="get",kind="unavailable"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("edgefeat_kv_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(20);

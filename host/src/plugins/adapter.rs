@@ -79,6 +79,7 @@ impl Ctx {
     /// Runs one `host-kv` call, counting its time as the host's, not the guest's.
     fn kv_call<T>(
         &mut self,
+        op: &'static str,
         f: impl FnOnce(&dyn Kv) -> Result<T, KvError>,
     ) -> Result<T, host_kv::KvError> {
         let Some(kv) = self.kv.clone() else {
@@ -89,8 +90,16 @@ impl Ctx {
         };
         let started = std::time::Instant::now();
         let result = f(kv.as_ref());
-        self.host_time += started.elapsed();
+        let took = started.elapsed();
+        self.host_time += took;
+        metrics::histogram!("edgefeat_kv_request_duration_seconds", "op" => op)
+            .record(took.as_secs_f64());
         result.map_err(|e| {
+            let kind = match e {
+                KvError::Unavailable(_) => "unavailable",
+                KvError::Failed(_) => "failed",
+            };
+            metrics::counter!("edgefeat_kv_errors_total", "op" => op, "kind" => kind).increment(1);
             self.kv_error = Some(e.clone());
             match e {
                 KvError::Unavailable(m) => host_kv::KvError::Unavailable(m),
@@ -116,7 +125,7 @@ impl host_kv::Host for Ctx {
         reads: Vec<host_kv::HashRead>,
     ) -> Result<Vec<Vec<Option<Vec<u8>>>>, host_kv::KvError> {
         let reads = hash_reads(reads);
-        self.kv_call(|kv| kv.get(&reads))
+        self.kv_call("get", |kv| kv.get(&reads))
     }
 
     fn set(
@@ -131,12 +140,12 @@ impl host_kv::Host for Ctx {
                 fields: w.fields,
             })
             .collect();
-        self.kv_call(|kv| kv.set(&writes, ttl_seconds))
+        self.kv_call("set", |kv| kv.set(&writes, ttl_seconds))
     }
 
     fn delete(&mut self, deletes: Vec<host_kv::HashRead>) -> Result<(), host_kv::KvError> {
         let deletes = hash_reads(deletes);
-        self.kv_call(|kv| kv.delete(&deletes))
+        self.kv_call("delete", |kv| kv.delete(&deletes))
     }
 
     fn scan(
@@ -144,7 +153,7 @@ impl host_kv::Host for Ctx {
         prefix: Vec<u8>,
         cursor: Option<String>,
     ) -> Result<host_kv::ScanPage, host_kv::KvError> {
-        self.kv_call(|kv| kv.scan(&prefix, cursor.as_deref()))
+        self.kv_call("scan", |kv| kv.scan(&prefix, cursor.as_deref()))
             .map(|p| host_kv::ScanPage {
                 keys: p.keys,
                 cursor: p.cursor,
