@@ -5,10 +5,12 @@
 //! memory-mapped lookups, cheaper than any async machinery around it, and a server calls it
 //! from its own threads.
 
+mod changes;
 mod lmdb;
 
 use anyhow::Result;
 
+pub use changes::{Scan, TableVersion};
 pub use lmdb::LmdbStore;
 
 use crate::registry::FeatureView;
@@ -114,6 +116,26 @@ pub trait OnlineStore: Send + Sync {
 
     /// Makes every [`Durability::Deferred`] write durable.
     fn sync(&self) -> Result<()>;
+
+    /// For vector search (see [`crate::vector::index`]): visits, in one consistent snapshot,
+    /// the rows of `table` written since `since` (each entity once, with `features` read), or
+    /// every row when `since` is `None`, names another incarnation of the table, or is too old
+    /// for the store to know what changed since. Visits nothing when nothing changed, which
+    /// must be cheap: it runs before every search. Stores without the support answer an error
+    /// (the default), which a search reports.
+    fn scan_changes(
+        &self,
+        table: Table<'_>,
+        features: &[&str],
+        since: Option<TableVersion>,
+        visit: &mut dyn FnMut(&[u8], Option<ReadRow>) -> Result<()>,
+    ) -> Result<Scan> {
+        let _ = (features, since, visit);
+        anyhow::bail!(
+            "vector search is not supported by this online store (table {}): it needs the lmdb online store",
+            table.name()
+        )
+    }
 }
 
 /// Whether the configured store holds anything yet (so `teardown` need not create it to
