@@ -44,6 +44,8 @@ pub struct AppState {
     pub authenticator: Option<Arc<Authenticator>>,
     /// The permissions of the registry being served, rebuilt when it changes.
     authorizer: ArcSwap<Authorizer>,
+    /// The in-memory vectors `/search` scans, per view, built on first use.
+    pub vectors: crate::vector::index::Indexes,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -131,6 +133,7 @@ impl AppState {
             )),
             plugins,
             transform_pool: Arc::new(tokio::sync::Semaphore::new(workers * 4)),
+            vectors: Default::default(),
         })
     }
 
