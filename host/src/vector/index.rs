@@ -122,6 +122,30 @@ impl Vectors {
         }
     }
 
+    /// Vectors not tied to a store (benches, tools): `rows` are (entity key, vector of `dim`
+    /// numbers); a row of another length is skipped.
+    pub fn from_rows(dim: usize, rows: impl IntoIterator<Item = (Vec<u8>, Vec<f32>)>) -> Vectors {
+        let mut base = Segment::new(dim);
+        let mut index = HashMap::new();
+        let mut skipped = 0;
+        for (key, vector) in rows {
+            if vector.len() != dim {
+                skipped += 1;
+                continue;
+            }
+            let key: Box<[u8]> = key.into();
+            index.insert(key.clone(), base.len() as u32);
+            base.push(key, &vector);
+        }
+        Vectors {
+            dead: Arc::new(vec![0; base.len().div_ceil(64)]),
+            base: Arc::new(base),
+            base_rows: Arc::new(index),
+            skipped,
+            ..Vectors::empty(dim, TableVersion::default())
+        }
+    }
+
     /// The store version these vectors reflect.
     pub fn version(&self) -> TableVersion {
         self.version
