@@ -92,14 +92,22 @@ fn repo_with(docs: &[Document], materialize: bool) -> (tempfile::TempDir, PathBu
 }
 
 fn write_parquet(repo: &Path, docs: &[Document]) {
-    let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("a time");
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+        .single()
+        .expect("a time");
     write_documents(&repo.join("data/documents.parquet"), docs, at).expect("documents written");
 }
 
 fn materialize_all(repo: &Path) {
     run(
         repo,
-        &["materialize", "2026-01-01T00:00:00", "2026-02-01T00:00:00", "--no-progress"],
+        &[
+            "materialize",
+            "2026-01-01T00:00:00",
+            "2026-02-01T00:00:00",
+            "--no-progress",
+        ],
     )
     .success();
 }
@@ -123,7 +131,10 @@ fn column<'a>(resp: &'a Value, name: &str) -> &'a Value {
 /// The hits' ids; none when there are no hits (then Feast has no join-key column, and in v1
 /// no column at all unless `distance` or the vector was asked for).
 fn ids(resp: &Value) -> Vec<i64> {
-    if resp["results"][0]["values"].as_array().is_none_or(Vec::is_empty) {
+    if resp["results"][0]["values"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
         return Vec::new();
     }
     column(resp, "doc_id")["values"]
@@ -277,12 +288,30 @@ fn filters_narrow_the_results_and_top_k_may_exceed_the_data() {
     };
     // L2 from [1, 0, 0]: 1 (0), 4 (1), 2 (1.41), 3 (3.16).
     assert_eq!(filtered(Value::Null), [1, 4, 2, 3]);
-    assert_eq!(filtered(json!({"type": "eq", "key": "category", "value": "y"})), [4, 2]);
-    assert_eq!(filtered(json!({"type": "ne", "key": "category", "value": "y"})), [1, 3]);
-    assert_eq!(filtered(json!({"type": "gte", "key": "year", "value": 2022})), [4, 3]);
-    assert_eq!(filtered(json!({"type": "lt", "key": "year", "value": 2021.5})), [1, 2]);
-    assert_eq!(filtered(json!({"type": "in", "key": "year", "value": [2021, 2022]})), [2, 3]);
-    assert_eq!(filtered(json!({"type": "nin", "key": "title", "value": ["a", "b"]})), [4, 3]);
+    assert_eq!(
+        filtered(json!({"type": "eq", "key": "category", "value": "y"})),
+        [4, 2]
+    );
+    assert_eq!(
+        filtered(json!({"type": "ne", "key": "category", "value": "y"})),
+        [1, 3]
+    );
+    assert_eq!(
+        filtered(json!({"type": "gte", "key": "year", "value": 2022})),
+        [4, 3]
+    );
+    assert_eq!(
+        filtered(json!({"type": "lt", "key": "year", "value": 2021.5})),
+        [1, 2]
+    );
+    assert_eq!(
+        filtered(json!({"type": "in", "key": "year", "value": [2021, 2022]})),
+        [2, 3]
+    );
+    assert_eq!(
+        filtered(json!({"type": "nin", "key": "title", "value": ["a", "b"]})),
+        [4, 3]
+    );
     assert_eq!(
         filtered(json!({"type": "and", "filters": [
             {"type": "eq", "key": "category", "value": "x"},
@@ -297,7 +326,10 @@ fn filters_narrow_the_results_and_top_k_may_exceed_the_data() {
         ]})),
         [1, 3]
     );
-    assert_eq!(filtered(json!({"type": "eq", "key": "category", "value": "none"})), Vec::<i64>::new());
+    assert_eq!(
+        filtered(json!({"type": "eq", "key": "category", "value": "none"})),
+        Vec::<i64>::new()
+    );
     // top_k counts matching documents.
     let r = search(
         &server,
@@ -320,7 +352,11 @@ fn filters_narrow_the_results_and_top_k_may_exceed_the_data() {
         .to_string(),
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("cannot filter on `colour`"), "{}", r.text());
+    assert!(
+        r.text().contains("cannot filter on `colour`"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
@@ -331,40 +367,74 @@ fn bad_searches_get_clear_errors() {
         let r = server.post_json("/search", &body.to_string());
         (r.status, r.json())
     };
-    let detail = |(status, body): (u16, Value)| (status, body["detail"].as_str().unwrap_or_default().to_string());
+    let detail = |(status, body): (u16, Value)| {
+        (
+            status,
+            body["detail"].as_str().unwrap_or_default().to_string(),
+        )
+    };
     // A query of the wrong length.
-    let (status, message) = detail(post(json!({"features": ["docs:title"], "query": [1, 0], "api_version": 2})));
+    let (status, message) = detail(post(
+        json!({"features": ["docs:title"], "query": [1, 0], "api_version": 2}),
+    ));
     assert_eq!(status, 400);
     assert_eq!(
         message,
         "the query has 2 values but vector field embedding of feature view docs has vector_length 3"
     );
     // A view without a vector field.
-    let (status, message) = detail(post(json!({"features": ["plain:title"], "query": [1, 0, 0]})));
+    let (status, message) = detail(post(
+        json!({"features": ["plain:title"], "query": [1, 0, 0]}),
+    ));
     assert_eq!(status, 400);
-    assert!(message.starts_with("feature view plain has no vector field"), "{message}");
+    assert!(
+        message.starts_with("feature view plain has no vector field"),
+        "{message}"
+    );
     // An unknown metric (when the field has none).
     let (status, message) = detail(post(
         json!({"features": ["docs:title"], "query": [1, 0, 0], "api_version": 2, "distance_metric": "hamming"}),
     ));
-    assert_eq!((status, message.starts_with("unknown distance_metric `hamming`")), (400, true), "{message}");
+    assert_eq!(
+        (
+            status,
+            message.starts_with("unknown distance_metric `hamming`")
+        ),
+        (400, true),
+        "{message}"
+    );
     // No query at all: Feast's own message and status (v2).
     let (status, body) = post(json!({"features": ["docs:title"], "api_version": 2}));
     assert_eq!(
         (status, body),
-        (500, json!("Must provide either query (text embedding), query_image_bytes, or query_string"))
+        (
+            500,
+            json!("Must provide either query (text embedding), query_image_bytes, or query_string")
+        )
     );
     // Feast's errors for the views.
     let (status, body) = post(json!({"features": ["nope:title"], "query": [1, 0, 0]}));
     assert_eq!(status, 404);
-    assert!(body.as_str().unwrap_or_default().contains("FeatureViewNotFoundException"), "{body}");
-    let (status, body) = post(json!({"features": ["docs:title", "docs_ip:title"], "query": [1, 0, 0]}));
+    assert!(
+        body.as_str()
+            .unwrap_or_default()
+            .contains("FeatureViewNotFoundException"),
+        "{body}"
+    );
+    let (status, body) =
+        post(json!({"features": ["docs:title", "docs_ip:title"], "query": [1, 0, 0]}));
     assert_eq!(
         (status, body),
-        (500, json!("Document retrieval only supports a single feature view."))
+        (
+            500,
+            json!("Document retrieval only supports a single feature view.")
+        )
     );
     // Body validation is FastAPI's.
-    let r = server.post_json("/search", r#"{"features": ["docs:title"], "query": "text"}"#);
+    let r = server.post_json(
+        "/search",
+        r#"{"features": ["docs:title"], "query": "text"}"#,
+    );
     assert_eq!(r.status, 422, "{}", r.text());
 }
 
@@ -433,11 +503,17 @@ fn materialize_refuses_a_vector_of_the_wrong_length() {
     let (_tmp, repo) = repo_with(&docs, false);
     let r = run(
         &repo,
-        &["materialize", "2026-01-01T00:00:00", "2026-02-01T00:00:00", "--no-progress"],
+        &[
+            "materialize",
+            "2026-01-01T00:00:00",
+            "2026-02-01T00:00:00",
+            "--no-progress",
+        ],
     )
     .failure();
     assert!(
-        r.stderr.contains("vector field embedding") && r.stderr.contains("has 4 values but vector_length is 3"),
+        r.stderr.contains("vector field embedding")
+            && r.stderr.contains("has 4 values but vector_length is 3"),
         "{}",
         r.stderr
     );
@@ -452,15 +528,28 @@ fn apply_checks_vector_fields() {
     );
     std::fs::write(repo.join("feature_definitions.yaml"), bad).expect("definitions");
     let r = run(&repo, &["apply"]).failure();
-    assert!(r.stderr.contains("vector field `year` of feature view `docs` has dtype Int64"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("vector field `year` of feature view `docs` has dtype Int64"),
+        "{}",
+        r.stderr
+    );
     let bad = DEFINITIONS.replace(
         "{name: title, dtype: String}\n      - {name: category",
         "{name: title, dtype: Array(Float64), vector_index: true, vector_length: 3}\n      - {name: category",
     );
     std::fs::write(repo.join("feature_definitions.yaml"), bad).expect("definitions");
     let r = run(&repo, &["apply"]).failure();
-    assert!(r.stderr.contains("has two vector fields, `title` and `embedding`"), "{}", r.stderr);
-    let bad = DEFINITIONS.replace("vector_index: true, vector_length: 3}", "vector_index: true}");
+    assert!(
+        r.stderr
+            .contains("has two vector fields, `title` and `embedding`"),
+        "{}",
+        r.stderr
+    );
+    let bad = DEFINITIONS.replace(
+        "vector_index: true, vector_length: 3}",
+        "vector_index: true}",
+    );
     std::fs::write(repo.join("feature_definitions.yaml"), bad).expect("definitions");
     let r = run(&repo, &["apply"]).failure();
     assert!(r.stderr.contains("has no `vector_length`"), "{}", r.stderr);

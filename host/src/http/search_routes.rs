@@ -18,6 +18,27 @@ use crate::registry::Action;
 use crate::serving::render::render_online_response;
 use crate::serving::search::{SearchError, SearchRequest, search};
 use crate::vector::filter::{Filter, Op};
+use crate::vector::index::Indexes;
+
+/// What the search routes keep between requests.
+pub struct SearchState {
+    /// The in-memory vectors, per view, built on first use.
+    pub indexes: Indexes,
+    /// One permit per core: a search streams all of a view's vectors through one core, so
+    /// running more at once than there are cores only makes them share caches and memory
+    /// bandwidth; waiting for a permit keeps each one fast and the tail short.
+    pub permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for SearchState {
+    fn default() -> SearchState {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SearchState {
+            indexes: Indexes::new(),
+            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+}
 
 /// `POST /search`.
 pub async fn search_route(
@@ -44,9 +65,8 @@ pub async fn retrieve_online_documents(
 fn filter(f: &RequestFilter) -> Result<Filter, ApiError> {
     Ok(match f {
         RequestFilter::Comparison { op, key, value } => Filter::Comparison {
-            op: Op::parse(op).ok_or_else(|| {
-                ApiError::detail(400, &format!("unknown filter operator `{op}`"))
-            })?,
+            op: Op::parse(op)
+                .ok_or_else(|| ApiError::detail(400, &format!("unknown filter operator `{op}`")))?,
             key: key.clone(),
             value: value.clone(),
         },
@@ -111,8 +131,10 @@ async fn documents(
     }
     let feature_count = req.features.len();
     // A search scores every vector of the view: milliseconds of CPU, kept off the async
-    // workers.
+    // workers, one per core at a time.
+    let permit = state.search.permits.clone().acquire_owned().await;
     let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let filters = req.filters.as_ref().map(filter).transpose()?;
         let request = SearchRequest {
             feature_service: req.feature_service.as_deref(),
@@ -127,7 +149,7 @@ async fn documents(
         let response = search(
             &snapshot.registry,
             state.store.as_ref(),
-            &state.vectors,
+            &state.search.indexes,
             &request,
         )
         .map_err(search_error)?;
@@ -137,7 +159,12 @@ async fn documents(
         Ok(out)
     })
     .await
-    .unwrap_or_else(|e| Err(ApiError::plain(500, &format!("the search task failed: {e}"))));
+    .unwrap_or_else(|e| {
+        Err(ApiError::plain(
+            500,
+            &format!("the search task failed: {e}"),
+        ))
+    });
     record(endpoint, result.is_ok(), started, feature_count, 1);
     match result {
         Ok(body) => json(200, body),

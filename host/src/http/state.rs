@@ -44,8 +44,8 @@ pub struct AppState {
     pub authenticator: Option<Arc<Authenticator>>,
     /// The permissions of the registry being served, rebuilt when it changes.
     authorizer: ArcSwap<Authorizer>,
-    /// The in-memory vectors `/search` scans, per view, built on first use.
-    pub vectors: crate::vector::index::Indexes,
+    /// The vector indexes and search permits of `/search` (see `search_routes`).
+    pub search: crate::http::search_routes::SearchState,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -133,7 +133,7 @@ impl AppState {
             )),
             plugins,
             transform_pool: Arc::new(tokio::sync::Semaphore::new(workers * 4)),
-            vectors: Default::default(),
+            search: Default::default(),
         })
     }
 

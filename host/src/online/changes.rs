@@ -1,6 +1,12 @@
 //! What a store tells the vector index about a table's changes (see
 //! [`super::OnlineStore::scan_changes`]).
 
+use super::ReadRow;
+
+/// What [`super::OnlineStore::scan_changes`] hands each row to: the serialized entity key and
+/// its row (`None` when the entity has no row any more); an error stops the scan.
+pub type RowVisitor<'a> = dyn FnMut(&[u8], Option<ReadRow>) -> anyhow::Result<()> + 'a;
+
 /// Where a table stands: which incarnation of it (a view dropped and applied again gets a new
 /// id) and how many write transactions have touched it. Equal versions hold equal rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

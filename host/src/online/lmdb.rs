@@ -26,7 +26,8 @@ use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError, RoTxn, WithoutTls};
 
 use super::{
-    Durability, InfraChange, OnlineStore, ReadRow, Scan, Table, TableVersion, WriteRow, WriteStats,
+    Durability, InfraChange, OnlineStore, ReadRow, RowVisitor, Scan, Table, TableVersion, WriteRow,
+    WriteStats,
 };
 use crate::registry::FeatureView;
 use crate::repo::config::{LmdbConfig, WritePolicy};
@@ -232,7 +233,8 @@ impl LmdbStore {
             .put(wtxn, &generation_key(id), &generation.to_be_bytes())?;
         self.meta.put(wtxn, &log_key(id, generation), keys)?;
         if generation > LOG_KEEP {
-            self.meta.delete(wtxn, &log_key(id, generation - LOG_KEEP))?;
+            self.meta
+                .delete(wtxn, &log_key(id, generation - LOG_KEEP))?;
         }
         Ok(())
     }
@@ -519,7 +521,7 @@ impl OnlineStore for LmdbStore {
         table: Table<'_>,
         features: &[&str],
         since: Option<TableVersion>,
-        visit: &mut dyn FnMut(&[u8], Option<ReadRow>) -> Result<()>,
+        visit: &mut RowVisitor<'_>,
     ) -> Result<Scan> {
         let (_guard, txn) = self.read_txn()?;
         let name = table.name();
@@ -534,8 +536,8 @@ impl OnlineStore for LmdbStore {
             generation: mdb(self.generation(&txn, id), "read the table generation")?,
         };
         let decode = |bytes: &[u8]| -> Result<ReadRow> {
-            let row = RowRef::parse(bytes)
-                .with_context(|| format!("a damaged row in table {name}"))?;
+            let row =
+                RowRef::parse(bytes).with_context(|| format!("a damaged row in table {name}"))?;
             Ok(ReadRow {
                 event_ts_micros: row.event_ts_micros(),
                 created_ts_micros: row.created_ts_micros(),

@@ -10,7 +10,7 @@ mod lmdb;
 
 use anyhow::Result;
 
-pub use changes::{Scan, TableVersion};
+pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 
 use crate::registry::FeatureView;
@@ -128,7 +128,7 @@ pub trait OnlineStore: Send + Sync {
         table: Table<'_>,
         features: &[&str],
         since: Option<TableVersion>,
-        visit: &mut dyn FnMut(&[u8], Option<ReadRow>) -> Result<()>,
+        visit: &mut RowVisitor<'_>,
     ) -> Result<Scan> {
         let _ = (features, since, visit);
         anyhow::bail!(

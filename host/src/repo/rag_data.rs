@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use arrow_array::types::Float32Type;
-use arrow_array::{ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow_array::{
+    ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use chrono::{DateTime, Utc};
 use parquet::arrow::ArrowWriter;
@@ -50,7 +52,7 @@ pub struct Document {
 
 /// The template's documents: ids from 1, topic by topic; the same every time.
 pub fn documents() -> Vec<Document> {
-    let mut state: u64 = 0x5EED_0F_D0C5;
+    let mut state: u64 = 0x5EED_D0C5;
     let mut next = move || {
         // SplitMix64: small, seedable, and the same on every platform.
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -123,7 +125,9 @@ pub fn write_documents(path: &Path, docs: &[Document], now: DateTime<Utc>) -> Re
         ts(),
         Arc::new(Int64Array::from_iter_values(docs.iter().map(|d| d.doc_id))),
         Arc::new(StringArray::from_iter_values(docs.iter().map(|d| &d.title))),
-        Arc::new(StringArray::from_iter_values(docs.iter().map(|d| &d.category))),
+        Arc::new(StringArray::from_iter_values(
+            docs.iter().map(|d| &d.category),
+        )),
         Arc::new(Int64Array::from_iter_values(docs.iter().map(|d| d.year))),
         Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
             docs.iter()
@@ -133,8 +137,8 @@ pub fn write_documents(path: &Path, docs: &[Document], now: DateTime<Utc>) -> Re
     ];
     let batch = RecordBatch::try_new(schema, columns).context("building the documents")?;
     write_atomic(path, |file| {
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), None).context("creating the Parquet writer")?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None)
+            .context("creating the Parquet writer")?;
         writer.write(&batch).context("writing the documents")?;
         writer.close().context("finishing the Parquet file")?;
         Ok(())
@@ -152,7 +156,10 @@ mod tests {
         assert_eq!(docs, documents());
         assert_eq!(docs.len(), TOPICS.len() * DOCS_PER_TOPIC);
         for d in &docs {
-            let topic = TOPICS.iter().position(|t| *t == d.category).expect("a topic");
+            let topic = TOPICS
+                .iter()
+                .position(|t| *t == d.category)
+                .expect("a topic");
             let strongest = (0..TOPICS.len())
                 .max_by(|a, b| d.embedding[*a].total_cmp(&d.embedding[*b]))
                 .expect("dimensions");

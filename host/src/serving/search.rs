@@ -199,7 +199,8 @@ pub fn search(
         project: &registry.project.spec.name,
         view: &view.name,
     };
-    let store_error = |e: anyhow::Error| SearchError::Serving(ServingError::Other(format!("{e:#}")));
+    let store_error =
+        |e: anyhow::Error| SearchError::Serving(ServingError::Other(format!("{e:#}")));
     let vectors = indexes
         .current(store, table, &field.name, spec)
         .map_err(store_error)?;
@@ -231,7 +232,14 @@ pub fn search(
         }
     };
     if v2 {
-        respond_v2(store, table, view, &names, req.query_string.is_some(), &hits)
+        respond_v2(
+            store,
+            table,
+            view,
+            &names,
+            req.query_string.is_some(),
+            &hits,
+        )
     } else {
         respond_v1(store, table, &field.name, &names, &hits)
     }
@@ -262,7 +270,11 @@ fn read_rows(
         .map_err(|e| SearchError::Serving(ServingError::Other(format!("{e:#}"))))
 }
 
-fn column(values: Vec<Value>, statuses: Vec<FieldStatus>, event_ts_micros: Vec<i64>) -> ResponseColumn {
+fn column(
+    values: Vec<Value>,
+    statuses: Vec<FieldStatus>,
+    event_ts_micros: Vec<i64>,
+) -> ResponseColumn {
     ResponseColumn {
         values,
         statuses,

@@ -105,7 +105,11 @@ impl Compiled {
     /// Checks `filter` against `view`: every key must be a scalar feature of the view (not
     /// its vector field), every value a number, bool or string (a list of them for `in` and
     /// `nin`). The error says what is wrong and what would do.
-    pub fn new(filter: &Filter, view: &FeatureView, vector_field: &str) -> Result<Compiled, String> {
+    pub fn new(
+        filter: &Filter,
+        view: &FeatureView,
+        vector_field: &str,
+    ) -> Result<Compiled, String> {
         let mut features = Vec::new();
         let root = compile(filter, view, vector_field, &mut features)?;
         Ok(Compiled { features, root })
@@ -144,7 +148,11 @@ fn compile(
                 .iter()
                 .map(|f| compile(f, view, vector_field, features))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(if *all { Node::All(nodes) } else { Node::Any(nodes) })
+            Ok(if *all {
+                Node::All(nodes)
+            } else {
+                Node::Any(nodes)
+            })
         }
         Filter::Comparison { op, key, value } => {
             if key == vector_field {
@@ -228,7 +236,11 @@ fn eval(node: &Node, values: &[Option<Value>]) -> bool {
             feature,
             operands,
         } => {
-            let Some(doc) = values.get(*feature).and_then(Option::as_ref).and_then(stored) else {
+            let Some(doc) = values
+                .get(*feature)
+                .and_then(Option::as_ref)
+                .and_then(stored)
+            else {
                 return false;
             };
             let first = || operands.first().and_then(|o| compare(&doc, o));
@@ -246,7 +258,9 @@ fn eval(node: &Node, values: &[Option<Value>]) -> bool {
                 // for `nin` either: SQLite compares it in a column where it has no value.
                 Op::Nin => {
                     let kind_matches = match &doc {
-                        Operand::Number(_) => operands.iter().all(|o| matches!(o, Operand::Number(_))),
+                        Operand::Number(_) => {
+                            operands.iter().all(|o| matches!(o, Operand::Number(_)))
+                        }
                         Operand::Text(_) => operands.iter().all(|o| matches!(o, Operand::Text(_))),
                     };
                     kind_matches
@@ -318,7 +332,13 @@ mod tests {
                 let values: Vec<Option<Value>> = c
                     .features
                     .iter()
-                    .map(|f| if f == "category" { full[0].clone() } else { full[1].clone() })
+                    .map(|f| {
+                        if f == "category" {
+                            full[0].clone()
+                        } else {
+                            full[1].clone()
+                        }
+                    })
                     .collect();
                 c.matches(&values)
             })
@@ -332,14 +352,35 @@ mod tests {
             (Some("blog"), Some(2024)),
             (None, None),
         ];
-        assert_eq!(run(&cmp("eq", "category", "news".into()), &docs), [true, false, false]);
-        assert_eq!(run(&cmp("ne", "category", "news".into()), &docs), [false, true, false]);
-        assert_eq!(run(&cmp("gt", "year", 2020.into()), &docs), [false, true, false]);
-        assert_eq!(run(&cmp("gte", "year", 2020.into()), &docs), [true, true, false]);
-        assert_eq!(run(&cmp("lt", "year", 2024.5.into()), &docs), [true, true, false]);
-        assert_eq!(run(&cmp("lte", "year", 2019.into()), &docs), [false, false, false]);
         assert_eq!(
-            run(&cmp("in", "category", serde_json::json!(["blog", "wiki"])), &docs),
+            run(&cmp("eq", "category", "news".into()), &docs),
+            [true, false, false]
+        );
+        assert_eq!(
+            run(&cmp("ne", "category", "news".into()), &docs),
+            [false, true, false]
+        );
+        assert_eq!(
+            run(&cmp("gt", "year", 2020.into()), &docs),
+            [false, true, false]
+        );
+        assert_eq!(
+            run(&cmp("gte", "year", 2020.into()), &docs),
+            [true, true, false]
+        );
+        assert_eq!(
+            run(&cmp("lt", "year", 2024.5.into()), &docs),
+            [true, true, false]
+        );
+        assert_eq!(
+            run(&cmp("lte", "year", 2019.into()), &docs),
+            [false, false, false]
+        );
+        assert_eq!(
+            run(
+                &cmp("in", "category", serde_json::json!(["blog", "wiki"])),
+                &docs
+            ),
             [false, true, false]
         );
         assert_eq!(
@@ -347,7 +388,10 @@ mod tests {
             [true, false, false]
         );
         // A string never equals a number: the kinds differ.
-        assert_eq!(run(&cmp("eq", "year", "2020".into()), &docs), [false, false, false]);
+        assert_eq!(
+            run(&cmp("eq", "year", "2020".into()), &docs),
+            [false, false, false]
+        );
     }
 
     #[test]

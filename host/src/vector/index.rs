@@ -229,16 +229,24 @@ impl Vectors {
     /// Applies rows read from the store: a replacement of everything (`full`) or changes.
     fn apply(&self, batch: Batch, version: TableVersion, full: bool) -> Vectors {
         if full {
+            // The batch's vectors are already the base's layout: moved, not copied, so a
+            // rebuild needs the memory of one copy of the view's vectors.
             let mut next = Vectors::empty(self.dim, version);
             next.skipped = batch.skipped;
             let mut base = Segment::new(self.dim);
             let mut rows = HashMap::with_capacity(batch.keys.len());
-            for (key, vector) in batch.rows() {
-                if let Some(v) = vector {
-                    rows.insert(key.clone(), base.len() as u32);
-                    base.push(key, v);
+            for (key, present) in batch.keys.into_iter().zip(batch.present) {
+                if present {
+                    rows.insert(key.clone(), base.keys.len() as u32);
+                    base.keys.push(key);
                 }
             }
+            base.vectors = batch.vectors;
+            base.norms = base
+                .vectors
+                .chunks_exact(self.dim.max(1))
+                .map(norm)
+                .collect();
             next.dead = Arc::new(vec![0; base.len().div_ceil(64)]);
             next.base = Arc::new(base);
             next.base_rows = Arc::new(rows);
@@ -464,6 +472,7 @@ impl Indexes {
             }
         }
         let _updating = view.update.lock().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
         // Another searcher may have caught up while this one waited.
         let held = view.current.load_full();
         let dim = spec.vector_length as usize;
@@ -482,8 +491,8 @@ impl Indexes {
         {
             return Ok(held.clone());
         }
-        let previous = held.unwrap_or_else(|| Arc::new(Vectors::empty(dim, TableVersion::default())));
-        let started = std::time::Instant::now();
+        let previous =
+            held.unwrap_or_else(|| Arc::new(Vectors::empty(dim, TableVersion::default())));
         let rows = batch.keys.len();
         let next = Arc::new(previous.apply(batch, scan.version, scan.full));
         if scan.full {
@@ -494,7 +503,10 @@ impl Indexes {
                 started.elapsed().as_secs_f64() * 1000.0
             );
         } else {
-            tracing::debug!("vector index of {}.{field}: {rows} rows updated", table.name());
+            tracing::debug!(
+                "vector index of {}.{field}: {rows} rows updated",
+                table.name()
+            );
         }
         if next.skipped() > previous.skipped() || (scan.full && next.skipped() > 0) {
             tracing::warn!(
@@ -586,10 +598,16 @@ mod tests {
             ids(&v.search(&Query::new(q, Metric::L2), k))
         };
         assert_eq!(search(&[0.0, 0.0], 5), Vec::<i64>::new());
-        write(&store, &[(1, Some(vec![1.0, 0.0])), (2, Some(vec![2.0, 0.0]))]);
+        write(
+            &store,
+            &[(1, Some(vec![1.0, 0.0])), (2, Some(vec![2.0, 0.0]))],
+        );
         assert_eq!(search(&[0.0, 0.0], 5), [1, 2]);
         // An overwrite moves a base row into the delta; a new row lands there too.
-        write(&store, &[(1, Some(vec![9.0, 0.0])), (3, Some(vec![0.5, 0.0]))]);
+        write(
+            &store,
+            &[(1, Some(vec![9.0, 0.0])), (3, Some(vec![0.5, 0.0]))],
+        );
         assert_eq!(search(&[0.0, 0.0], 5), [3, 2, 1]);
         // A null vector takes the document out of the search.
         write(&store, &[(2, None)]);
@@ -606,15 +624,23 @@ mod tests {
         let indexes = Indexes::new();
         let spec = spec(2);
         write(&store, &[(1, Some(vec![1.0, 1.0]))]);
-        let first = indexes.current(&store, TABLE, "embedding", &spec).expect("vectors");
+        let first = indexes
+            .current(&store, TABLE, "embedding", &spec)
+            .expect("vectors");
         assert_eq!(first.len(), 1);
         // More rows than one change-log entry holds: the index rescans.
-        let many: Vec<(i64, Option<Vec<f32>>)> =
-            (0..5000).map(|i| (i + 10, Some(vec![i as f32, 0.0]))).collect();
+        let many: Vec<(i64, Option<Vec<f32>>)> = (0..5000)
+            .map(|i| (i + 10, Some(vec![i as f32, 0.0])))
+            .collect();
         write(&store, &many);
-        let next = indexes.current(&store, TABLE, "embedding", &spec).expect("vectors");
+        let next = indexes
+            .current(&store, TABLE, "embedding", &spec)
+            .expect("vectors");
         assert_eq!(next.len(), 5001);
-        assert_eq!(ids(&next.search(&Query::new(&[4999.0, 0.0], Metric::L2), 1)), [5009]);
+        assert_eq!(
+            ids(&next.search(&Query::new(&[4999.0, 0.0], Metric::L2), 1)),
+            [5009]
+        );
         // The first version is untouched: a search that started on it finishes on it.
         assert_eq!(first.len(), 1);
     }
@@ -623,7 +649,10 @@ mod tests {
     fn a_vector_of_another_length_is_left_out() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let store = store(dir.path());
-        write(&store, &[(1, Some(vec![1.0, 1.0])), (2, Some(vec![1.0, 1.0, 1.0]))]);
+        write(
+            &store,
+            &[(1, Some(vec![1.0, 1.0])), (2, Some(vec![1.0, 1.0, 1.0]))],
+        );
         let v = Indexes::new()
             .current(&store, TABLE, "embedding", &spec(2))
             .expect("vectors");

@@ -269,7 +269,10 @@ mod tests {
         assert_eq!(Query::new(&q, Metric::L2).distance(&d, 2.0), 5.0f32.sqrt());
         assert_eq!(Query::new(&q, Metric::Cosine).distance(&d, 2.0), 1.0);
         assert_eq!(Query::new(&q, Metric::InnerProduct).distance(&q, 1.0), -1.0);
-        assert_eq!(Query::new(&q, Metric::Cosine).distance(&[3.0, 0.0, 0.0], 3.0), 0.0);
+        assert_eq!(
+            Query::new(&q, Metric::Cosine).distance(&[3.0, 0.0, 0.0], 3.0),
+            0.0
+        );
         // A zero vector is orthogonal to everything, not NaN.
         assert_eq!(Query::new(&[0.0; 3], Metric::Cosine).distance(&d, 2.0), 1.0);
     }

@@ -21,7 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::online::WriteRow;
-use crate::registry::{Field, FeatureView};
+use crate::registry::{FeatureView, Field};
 use crate::types::{DType, Value};
 
 /// The longest vector a field may declare: far above any embedding model in use, low enough
