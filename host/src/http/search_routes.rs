@@ -61,6 +61,39 @@ pub async fn retrieve_online_documents(
     documents(state, caller, headers, body, "/retrieve-online-documents").await
 }
 
+/// Loads the vectors of every view with a vector field on a background thread, so the first
+/// search does not pay for it (about 0.7 s for 100,000 × 384 here). A search that comes
+/// first waits for the load under the view's lock instead of loading it a second time.
+pub fn warm_up(state: &Arc<AppState>) {
+    let state = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("vector-warm-up".into())
+        .spawn(move || {
+            let snapshot = state.snapshot();
+            let registry = &snapshot.registry;
+            for view in registry.feature_views.values().map(|v| &v.spec) {
+                let Some((field, spec)) = crate::vector::vector_field(view) else {
+                    continue;
+                };
+                let table = crate::online::Table {
+                    project: &registry.project.spec.name,
+                    view: &view.name,
+                };
+                if let Err(e) =
+                    state
+                        .search
+                        .indexes
+                        .current(state.store.as_ref(), table, &field.name, spec)
+                {
+                    tracing::warn!("cannot load the vectors of {}: {e:#}", view.name);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("vectors will load on first search: {e}");
+    }
+}
+
 /// The request's filter in the core's terms; the models checked the operators already.
 fn filter(f: &RequestFilter) -> Result<Filter, ApiError> {
     Ok(match f {
