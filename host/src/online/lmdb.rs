@@ -42,6 +42,9 @@ const LOG_KEEP: u64 = 1024;
 /// A write storing more rows than this logs "everything changed" instead of its keys: a
 /// reader rescans, which costs less than reading that many keys back one by one.
 const LOG_MAX_KEYS: usize = 4096;
+/// Past this many changed keys over several log entries, a reader rescans too (the same
+/// reasoning: many writes of a few keys add up).
+const CATCH_UP_MAX_KEYS: usize = 4 * LOG_MAX_KEYS;
 
 fn generation_key(id: u32) -> String {
     format!("gen/{id:08x}")
@@ -556,8 +559,10 @@ impl OnlineStore for LmdbStore {
             for g in since.generation + 1..=version.generation {
                 let entry = mdb(self.meta.get(&txn, &log_key(id, g)), "read the change log")?;
                 match entry.and_then(logged_keys) {
-                    Some(keys) => changed.extend(keys),
-                    None => {
+                    Some(keys) if changed.len() + keys.len() <= CATCH_UP_MAX_KEYS => {
+                        changed.extend(keys)
+                    }
+                    _ => {
                         complete = false;
                         break;
                     }

@@ -134,15 +134,15 @@ impl PartialOrd for Scored {
 /// The `k` smallest of a stream of candidates: a bounded max-heap, so a search keeps `k`
 /// candidates (not `n`) and most candidates cost one comparison with the current worst.
 #[derive(Debug)]
-pub struct TopK {
+pub struct TopK<T: Ord> {
     k: usize,
-    heap: BinaryHeap<Scored>,
+    heap: BinaryHeap<T>,
 }
 
-impl TopK {
+impl<T: Ord> TopK<T> {
     /// Keeps the `k` closest; `expected` bounds the allocation (a huge `top_k` over a small
     /// view allocates for the view).
-    pub fn new(k: usize, expected: usize) -> TopK {
+    pub fn new(k: usize, expected: usize) -> TopK<T> {
         TopK {
             k,
             heap: BinaryHeap::with_capacity(k.min(expected).saturating_add(1)),
@@ -151,7 +151,7 @@ impl TopK {
 
     /// Offers a candidate.
     #[inline]
-    pub fn push(&mut self, candidate: Scored) {
+    pub fn push(&mut self, candidate: T) {
         if self.heap.len() < self.k {
             self.heap.push(candidate);
         } else if let Some(mut worst) = self.heap.peek_mut()
@@ -161,16 +161,18 @@ impl TopK {
         }
     }
 
-    /// The distance a candidate must beat to enter, once `k` are kept.
+    /// The worst candidate kept, once `k` are: what a new one must beat to enter.
     #[inline]
-    pub fn threshold(&self) -> Option<f32> {
-        (self.heap.len() == self.k)
-            .then(|| self.heap.peek().map(|s| s.distance))
-            .flatten()
+    pub fn worst(&self) -> Option<&T> {
+        if self.heap.len() == self.k {
+            self.heap.peek()
+        } else {
+            None
+        }
     }
 
-    /// The kept candidates, closest first.
-    pub fn into_sorted(self) -> Vec<Scored> {
+    /// The kept candidates, best first.
+    pub fn into_sorted(self) -> Vec<T> {
         self.heap.into_sorted_vec()
     }
 }
