@@ -16,4 +16,5 @@ pub mod registry;
 pub mod repo;
 pub mod serving;
 pub mod types;
+pub mod vector;
 pub mod watch;

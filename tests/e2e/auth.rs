@@ -282,6 +282,16 @@ fn permissions_decide_per_role_and_view() {
         permission_error(&post(&server, "/get-online-features", Some(&nobody), READ)),
         "Permission error:\nPermission readers denied execution of ['READ_ONLINE'] to FeatureView:driver_hourly_stats: Requires roles ['reader']"
     );
+    // The search routes check READ_ONLINE on the same views (spec §9.5), before searching.
+    let search = r#"{"features":["driver_hourly_stats:conv_rate"],"query":[1.0]}"#;
+    for route in ["/search", "/retrieve-online-documents"] {
+        assert_eq!(
+            permission_error(&post(&server, route, Some(&nobody), search)),
+            "Permission error:\nPermission readers denied execution of ['READ_ONLINE'] to FeatureView:driver_hourly_stats: Requires roles ['reader']"
+        );
+        // Allowed through, the view has nothing to search.
+        assert_eq!(post(&server, route, Some(&reader), search).status, 400);
+    }
     let service = r#"{"feature_service":"driver_activity_v1","entities":{"driver_id":[1001]}}"#;
     assert_eq!(
         permission_error(&post(

@@ -9,6 +9,7 @@ mod materialize;
 mod materialize_http;
 mod plugins;
 mod push;
+mod search;
 mod serve;
 mod store_adapter;
 mod support;

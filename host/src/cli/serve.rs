@@ -94,6 +94,7 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
     let state = Arc::new(AppState::new(config, store)?);
     // Plugins load before the port opens, so the first request finds them.
     state.start_plugins();
+    crate::http::search_routes::warm_up(&state);
     let _plugin_watcher = state
         .plugins
         .as_ref()

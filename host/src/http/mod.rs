@@ -6,6 +6,7 @@ pub mod materialize_routes;
 pub mod metrics;
 pub mod models;
 pub mod routes;
+pub mod search_routes;
 pub mod server;
 pub mod state;
 pub mod tls;

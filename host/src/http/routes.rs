@@ -29,6 +29,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let data = Router::new()
         .route("/get-online-features", post(online_features))
         .route("/push", post(crate::http::write_routes::push))
+        .route("/search", post(crate::http::search_routes::search_route))
+        .route(
+            "/retrieve-online-documents",
+            post(crate::http::search_routes::retrieve_online_documents),
+        )
         .route(
             "/materialize",
             post(crate::http::materialize_routes::materialize),

@@ -44,6 +44,8 @@ pub struct AppState {
     pub authenticator: Option<Arc<Authenticator>>,
     /// The permissions of the registry being served, rebuilt when it changes.
     authorizer: ArcSwap<Authorizer>,
+    /// The vector indexes and search permits of `/search` (see `search_routes`).
+    pub search: crate::http::search_routes::SearchState,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -127,6 +129,7 @@ impl AppState {
             )),
             plugins,
             transform_pool: Arc::new(tokio::sync::Semaphore::new(workers * 4)),
+            search: Default::default(),
         })
     }
 

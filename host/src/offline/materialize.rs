@@ -163,6 +163,8 @@ pub fn run_job(
         rows_in_window: latest.rows_in_window,
         ..Outcome::default()
     };
+    // Every vector is checked before anything is written, so a bad one fails the job whole.
+    crate::vector::check_rows(&view.spec, &names, &latest.rows).map_err(anyhow::Error::msg)?;
     progress.writing(latest.rows.len() as u64);
     for chunk in latest.rows.chunks(WRITE_CHUNK) {
         let stats = store.write(table, &names, chunk, Durability::Deferred)?;

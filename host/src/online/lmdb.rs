@@ -6,6 +6,12 @@
 //! database mapping `table/<project>_<view>` to the table id. Ids are never reused, so a view
 //! dropped and created again starts empty even if another process still caches the old id.
 //!
+//! For vector search, `meta` also holds per table a generation (`gen/<id>`, bumped by every
+//! write transaction that stores rows) and a change log (`log/<id>/<generation>`: the entity
+//! keys that write stored, for the last [`LOG_KEEP`] generations), so that an in-memory index
+//! can catch up with the writes of this process and of others (`edgefeat materialize`) by
+//! reading only what changed ([`OnlineStore::scan_changes`]).
+//!
 //! Readers never block writers and see one committed snapshot per call (LMDB MVCC). Writes
 //! are serialized in this process by a mutex (LMDB allows one writer at a time anyway), which
 //! also makes it safe to switch `NO_SYNC` on around a deferred bulk write.
@@ -19,7 +25,10 @@ use anyhow::{Context, Result, bail};
 use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError, RoTxn, WithoutTls};
 
-use super::{Durability, InfraChange, OnlineStore, ReadRow, Table, WriteRow, WriteStats};
+use super::{
+    Durability, InfraChange, OnlineStore, ReadRow, RowVisitor, Scan, Table, TableVersion, WriteRow,
+    WriteStats,
+};
 use crate::registry::FeatureView;
 use crate::repo::config::{LmdbConfig, WritePolicy};
 use crate::types::{RowRef, Value, decode_row_header, encode_row};
@@ -28,6 +37,37 @@ const NEXT_ID_KEY: &str = "next_table_id";
 const FORMAT_KEY: &str = "format";
 /// The layout version of the environment; bumped if keys or rows change shape.
 const FORMAT: &[u8] = b"edgefeat-lmdb-1";
+/// How many generations of change log a table keeps: a reader further behind rescans it.
+const LOG_KEEP: u64 = 1024;
+/// A write storing more rows than this logs "everything changed" instead of its keys: a
+/// reader rescans, which costs less than reading that many keys back one by one.
+const LOG_MAX_KEYS: usize = 4096;
+/// Past this many changed keys over several log entries, a reader rescans too (the same
+/// reasoning: many writes of a few keys add up).
+const CATCH_UP_MAX_KEYS: usize = 4 * LOG_MAX_KEYS;
+
+fn generation_key(id: u32) -> String {
+    format!("gen/{id:08x}")
+}
+
+fn log_key(id: u32, generation: u64) -> String {
+    format!("log/{id:08x}/{generation:016x}")
+}
+
+/// The entity keys of a change-log entry (`u32` LE length, key; repeated); `None` for an
+/// entry that logged "everything changed" (empty) or is damaged.
+fn logged_keys(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut keys = Vec::new();
+    while !bytes.is_empty() {
+        let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        keys.push(bytes.get(4..4 + len)?);
+        bytes = &bytes[4 + len..];
+    }
+    Some(keys)
+}
 
 /// The LMDB online store.
 pub struct LmdbStore {
@@ -150,6 +190,7 @@ impl LmdbStore {
         let mut key = Vec::with_capacity(64);
         let mut value = Vec::with_capacity(256);
         let mut pairs: Vec<(&str, &Value)> = Vec::with_capacity(features.len());
+        let mut logged: Vec<u8> = Vec::new();
         for row in rows {
             key.clear();
             key.extend_from_slice(&id.to_be_bytes());
@@ -173,8 +214,40 @@ impl LmdbStore {
             );
             self.rows.put(wtxn, &key, &value)?;
             stats.written += 1;
+            if stats.written <= LOG_MAX_KEYS {
+                logged.extend_from_slice(&(row.entity_key.len() as u32).to_le_bytes());
+                logged.extend_from_slice(&row.entity_key);
+            }
+        }
+        if stats.written > 0 {
+            if stats.written > LOG_MAX_KEYS {
+                logged.clear();
+            }
+            self.log_change(wtxn, id, &logged)?;
         }
         Ok(stats)
+    }
+
+    /// Bumps the table's generation and logs the keys its write stored (empty: "everything"),
+    /// dropping the entry that falls out of the kept window.
+    fn log_change(&self, wtxn: &mut heed::RwTxn, id: u32, keys: &[u8]) -> heed::Result<()> {
+        let generation = self.generation(wtxn, id)? + 1;
+        self.meta
+            .put(wtxn, &generation_key(id), &generation.to_be_bytes())?;
+        self.meta.put(wtxn, &log_key(id, generation), keys)?;
+        if generation > LOG_KEEP {
+            self.meta
+                .delete(wtxn, &log_key(id, generation - LOG_KEEP))?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self, txn: &RoTxn, id: u32) -> heed::Result<u64> {
+        Ok(self
+            .meta
+            .get(txn, &generation_key(id))?
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Group commit: a synced write joins the queue; whichever writer takes the leader lock
@@ -268,6 +341,11 @@ impl LmdbStore {
         let range = (Bound::Included(&lo[..]), Bound::Excluded(&hi[..]));
         self.rows.delete_range(wtxn, &range)?;
         self.meta.delete(wtxn, &key)?;
+        let generation = self.generation(wtxn, id)?;
+        for g in generation.saturating_sub(LOG_KEEP - 1).max(1)..=generation {
+            self.meta.delete(wtxn, &log_key(id, g))?;
+        }
+        self.meta.delete(wtxn, &generation_key(id))?;
         Ok(true)
     }
 
@@ -439,6 +517,83 @@ impl OnlineStore for LmdbStore {
 
     fn sync(&self) -> Result<()> {
         mdb(self.env.force_sync(), "sync")
+    }
+
+    fn scan_changes(
+        &self,
+        table: Table<'_>,
+        features: &[&str],
+        since: Option<TableVersion>,
+        visit: &mut RowVisitor<'_>,
+    ) -> Result<Scan> {
+        let (_guard, txn) = self.read_txn()?;
+        let name = table.name();
+        let Some(id) = self.table_id(&txn, &name)? else {
+            return Ok(Scan {
+                version: TableVersion::default(),
+                full: true,
+            });
+        };
+        let version = TableVersion {
+            table_id: id,
+            generation: mdb(self.generation(&txn, id), "read the table generation")?,
+        };
+        let decode = |bytes: &[u8]| -> Result<ReadRow> {
+            let row =
+                RowRef::parse(bytes).with_context(|| format!("a damaged row in table {name}"))?;
+            Ok(ReadRow {
+                event_ts_micros: row.event_ts_micros(),
+                created_ts_micros: row.created_ts_micros(),
+                values: row
+                    .features(features)
+                    .with_context(|| format!("a damaged row in table {name}"))?,
+            })
+        };
+        if let Some(since) = since
+            && since.table_id == id
+            && since.generation <= version.generation
+            && version.generation - since.generation <= LOG_KEEP
+        {
+            let mut changed: std::collections::BTreeSet<&[u8]> = Default::default();
+            let mut complete = true;
+            for g in since.generation + 1..=version.generation {
+                let entry = mdb(self.meta.get(&txn, &log_key(id, g)), "read the change log")?;
+                match entry.and_then(logged_keys) {
+                    Some(keys) if changed.len() + keys.len() <= CATCH_UP_MAX_KEYS => {
+                        changed.extend(keys)
+                    }
+                    _ => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            if complete {
+                let mut key = Vec::with_capacity(64);
+                for entity in changed {
+                    key.clear();
+                    key.extend_from_slice(&id.to_be_bytes());
+                    key.extend_from_slice(entity);
+                    let row = match mdb(self.rows.get(&txn, &key), "read")? {
+                        Some(bytes) => Some(decode(bytes)?),
+                        None => None,
+                    };
+                    visit(entity, row)?;
+                }
+                return Ok(Scan {
+                    version,
+                    full: false,
+                });
+            }
+        }
+        for entry in mdb(self.rows.prefix_iter(&txn, &id.to_be_bytes()), "scan")? {
+            let (key, bytes) = mdb(entry, "scan")?;
+            visit(&key[4..], Some(decode(bytes)?))?;
+        }
+        Ok(Scan {
+            version,
+            full: true,
+        })
     }
 }
 

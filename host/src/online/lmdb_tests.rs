@@ -249,3 +249,118 @@ fn concurrent_synced_writes_are_group_committed_and_none_is_lost() {
     assert_eq!(read_a(&store, 7199), Some(Value::Float(7199.0)));
     assert!(store.queue.lock().unwrap().is_empty());
 }
+
+/// The keys `scan_changes` visits from `since`, and whether it was a full scan.
+fn changes(store: &LmdbStore, since: Option<TableVersion>) -> (Scan, Vec<Vec<u8>>) {
+    let mut keys = Vec::new();
+    let scan = store
+        .scan_changes(T, &["a"], since, &mut |k, row| {
+            assert!(row.is_some());
+            keys.push(k.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    (scan, keys)
+}
+
+#[test]
+fn scan_changes_reads_the_change_log_and_rescans_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(&config(dir.path(), WritePolicy::NewerWins, 1 << 24)).unwrap();
+    // No table: nothing, at the zero version.
+    assert_eq!(changes(&store, None).0.version, TableVersion::default());
+    store
+        .write(
+            T,
+            &NAMES,
+            &[row(1, 10, 0, 1.0), row(2, 10, 0, 2.0)],
+            Durability::Sync,
+        )
+        .unwrap();
+    let (first, keys) = changes(&store, None);
+    assert_eq!(
+        (first.full, first.version.generation, keys.len()),
+        (true, 1, 2)
+    );
+    // Unchanged: nothing visited.
+    let (same, keys) = changes(&store, Some(first.version));
+    assert_eq!(
+        (same, keys.len()),
+        (
+            Scan {
+                version: first.version,
+                full: false
+            },
+            0
+        )
+    );
+    // Two writes: only their keys, each once.
+    store
+        .write(T, &NAMES, &[row(2, 20, 0, 3.0)], Durability::Sync)
+        .unwrap();
+    store
+        .write(
+            T,
+            &NAMES,
+            &[row(2, 30, 0, 4.0), row(3, 30, 0, 5.0)],
+            Durability::Sync,
+        )
+        .unwrap();
+    let (next, keys) = changes(&store, Some(first.version));
+    assert_eq!((next.full, next.version.generation), (false, 3));
+    assert_eq!(keys, [key(2), key(3)]);
+    // A write that stores nothing (an older row under newer_wins) changes nothing.
+    store
+        .write(T, &NAMES, &[row(3, 1, 0, 9.0)], Durability::Sync)
+        .unwrap();
+    assert_eq!(changes(&store, Some(next.version)).1.len(), 0);
+    // A reader exactly as far behind as the kept log catches up from it; one more write and
+    // it rescans everything.
+    for i in 0..LOG_KEEP {
+        store
+            .write(
+                T,
+                &NAMES,
+                &[row(1, 100 + i as i64, 0, 1.0)],
+                Durability::Deferred,
+            )
+            .unwrap();
+    }
+    assert_eq!(changes(&store, Some(next.version)).1, [key(1)]);
+    store
+        .write(T, &NAMES, &[row(1, 5000, 0, 1.0)], Durability::Sync)
+        .unwrap();
+    let (behind, keys) = changes(&store, Some(next.version));
+    assert_eq!((behind.full, keys.len()), (true, 3));
+    let (recent, keys) = changes(
+        &store,
+        Some(TableVersion {
+            generation: behind.version.generation - 1,
+            ..behind.version
+        }),
+    );
+    assert_eq!((recent.full, keys), (false, vec![key(1)]));
+    // A view dropped and applied again is another table: a rescan, of nothing.
+    let view = crate::registry::FeatureView {
+        name: "v".into(),
+        entities: vec![],
+        entity_columns: vec![],
+        features: vec![],
+        ttl_seconds: 0,
+        batch_source: String::new(),
+        stream_source: None,
+        online: true,
+        offline: false,
+        description: String::new(),
+        tags: Default::default(),
+        owner: String::new(),
+    };
+    store.update("p", &[], &[&view]).unwrap();
+    store.update("p", &[&view], &[]).unwrap();
+    let (again, keys) = changes(&store, Some(behind.version));
+    assert_eq!(
+        (again.full, again.version.generation, keys.len()),
+        (true, 0, 0)
+    );
+    assert_ne!(again.version.table_id, behind.version.table_id);
+}

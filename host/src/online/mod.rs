@@ -5,12 +5,14 @@
 //! memory-mapped lookups, cheaper than any async machinery around it, and a server calls it
 //! from its own threads.
 
+mod changes;
 pub mod kv;
 mod lmdb;
 mod plugin;
 
 use anyhow::Result;
 
+pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 pub use plugin::{PluginStore, StoreUnavailable};
 
@@ -144,6 +146,26 @@ pub trait OnlineStore: Send + Sync {
     /// loaded and opened; calls in flight finish on the old code. True when it swapped.
     fn reload(&self) -> Result<bool> {
         Ok(false)
+    }
+
+    /// For vector search (see [`crate::vector::index`]): visits, in one consistent snapshot,
+    /// the rows of `table` written since `since` (each entity once, with `features` read), or
+    /// every row when `since` is `None`, names another incarnation of the table, or is too old
+    /// for the store to know what changed since. Visits nothing when nothing changed, which
+    /// must be cheap: it runs before every search. Stores without the support answer an error
+    /// (the default), which a search reports.
+    fn scan_changes(
+        &self,
+        table: Table<'_>,
+        features: &[&str],
+        since: Option<TableVersion>,
+        visit: &mut RowVisitor<'_>,
+    ) -> Result<Scan> {
+        let _ = (features, since, visit);
+        anyhow::bail!(
+            "vector search is not supported by this online store (table {}): it needs the lmdb online store",
+            table.name()
+        )
     }
 }
 

@@ -83,6 +83,9 @@ pub struct Field {
     pub description: String,
     #[serde(default)]
     pub tags: Tags,
+    /// Set on the one vector field of a feature view searched by `/search`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_index: Option<crate::vector::VectorIndex>,
 }
 
 /// What kind of data source, with the fields that belong to that kind.

@@ -115,6 +115,15 @@ pub struct FieldDef {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Tags,
+    /// Makes the field the view's vector field, searched by `/search` (Feast's `vector_index`).
+    #[serde(default)]
+    pub vector_index: Option<Spanned<bool>>,
+    /// How many numbers each vector holds; required with `vector_index: true`.
+    #[serde(default)]
+    pub vector_length: Option<Spanned<i64>>,
+    /// `L2`, `cosine` or `inner_product`; overrides a request's `distance_metric`.
+    #[serde(default)]
+    pub vector_search_metric: Option<Spanned<String>>,
 }
 
 /// A ttl: `1d`-style text or a number of seconds.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod definitions;
 pub mod diagnostics;
 pub mod driver_data;
+pub mod rag_data;
 pub mod source_schema;
 pub mod template;
 pub mod validate;

@@ -21,6 +21,7 @@ use crate::repo::definitions::{
 use crate::repo::source_schema::{Columns, key_dtype_of, read_columns};
 use crate::repo::{Diagnostic, RepoConfig};
 use crate::types::{DType, parse_duration};
+use crate::vector::{Metric, VectorIndex};
 
 /// The outcome of validating a repo: the definitions and the project, or every problem.
 pub type Validated = Result<(Definitions, Project), Vec<Diagnostic>>;
@@ -327,17 +328,44 @@ impl Validator<'_> {
         }
     }
 
+    /// The fields of a schema; `vectors`: whether a field may be a vector field (a feature
+    /// view's, at most one).
     fn fields(
         &mut self,
         file: &Path,
         defs: &[Spanned<FieldDef>],
         owner: &str,
+        vectors: bool,
     ) -> Option<Vec<Field>> {
         let mut out = Vec::new();
         let mut ok = true;
         let mut seen = BTreeSet::new();
+        let mut vector_field: Option<&str> = None;
         for f in defs {
             let f = &f.value;
+            let dtype = self.dtype(file, &f.dtype);
+            let vector_index = match self.vector_index(file, f, dtype.as_ref(), owner, vectors) {
+                Ok(v) => v,
+                Err(()) => {
+                    ok = false;
+                    None
+                }
+            };
+            if vector_index.is_some() {
+                if let Some(first) = vector_field {
+                    self.err(
+                        file,
+                        loc(&f.name),
+                        format!(
+                            "{owner} has two vector fields, `{first}` and `{}`",
+                            f.name.value
+                        ),
+                        "a view is searched by one vector field (as in Feast); keep `vector_index: true` on one",
+                    );
+                    ok = false;
+                }
+                vector_field = Some(&f.name.value);
+            }
             self.check_name(file, &f.name, "field");
             if !seen.insert(f.name.value.as_str()) {
                 self.err(
@@ -351,17 +379,143 @@ impl Validator<'_> {
                 );
                 ok = false;
             }
-            match self.dtype(file, &f.dtype) {
+            match dtype {
                 Some(dtype) => out.push(Field {
                     name: f.name.value.clone(),
                     dtype,
                     description: f.description.clone().unwrap_or_default(),
                     tags: f.tags.clone(),
+                    vector_index,
                 }),
                 None => ok = false,
             }
         }
         ok.then_some(out)
+    }
+
+    /// A field's `vector_index`, `vector_length` and `vector_search_metric`, checked together:
+    /// `Err` after reporting a problem.
+    fn vector_index(
+        &mut self,
+        file: &Path,
+        f: &FieldDef,
+        dtype: Option<&DType>,
+        owner: &str,
+        allowed: bool,
+    ) -> Result<Option<VectorIndex>, ()> {
+        let on = f.vector_index.as_ref().is_some_and(|v| v.value);
+        if !on {
+            let stray = f
+                .vector_length
+                .as_ref()
+                .map(|l| (loc(l), "vector_length"))
+                .or_else(|| {
+                    f.vector_search_metric
+                        .as_ref()
+                        .map(|m| (loc(m), "vector_search_metric"))
+                });
+            if let Some((at, key)) = stray {
+                self.err(
+                    file,
+                    at,
+                    format!(
+                        "field `{}` of {owner} sets `{key}` but is not a vector field",
+                        f.name.value
+                    ),
+                    "add `vector_index: true` to search it, or remove the key",
+                );
+                return Err(());
+            }
+            return Ok(None);
+        }
+        let at = f.vector_index.as_ref().map_or_else(|| loc(&f.name), loc);
+        if !allowed {
+            self.err(
+                file,
+                at,
+                format!(
+                    "field `{}` of {owner} cannot be a vector field",
+                    f.name.value
+                ),
+                "only a feature view's features are searchable; remove `vector_index`",
+            );
+            return Err(());
+        }
+        let mut ok = true;
+        if let Some(dtype) = dtype
+            && !crate::vector::is_vector_dtype(dtype)
+        {
+            self.err(
+                file,
+                loc(&f.dtype),
+                format!(
+                    "vector field `{}` of {owner} has dtype {dtype}",
+                    f.name.value
+                ),
+                "a vector field is `Array(Float32)` or `Array(Float64)`",
+            );
+            ok = false;
+        }
+        let length = match &f.vector_length {
+            None => {
+                self.err(
+                    file,
+                    at,
+                    format!(
+                        "vector field `{}` of {owner} has no `vector_length`",
+                        f.name.value
+                    ),
+                    "give the length of its vectors, e.g. `vector_length: 384`; every write is checked against it",
+                );
+                ok = false;
+                0
+            }
+            Some(l) => match u32::try_from(l.value) {
+                Ok(n) if (1..=crate::vector::MAX_VECTOR_LENGTH).contains(&n) => n,
+                _ => {
+                    self.err(
+                        file,
+                        loc(l),
+                        format!(
+                            "vector field `{}` of {owner} has vector_length {}",
+                            f.name.value, l.value
+                        ),
+                        format!(
+                            "a vector holds from 1 to {} numbers",
+                            crate::vector::MAX_VECTOR_LENGTH
+                        ),
+                    );
+                    ok = false;
+                    0
+                }
+            },
+        };
+        let metric = match &f.vector_search_metric {
+            None => None,
+            Some(m) => match Metric::parse(&m.value) {
+                Some(metric) => Some(metric),
+                None => {
+                    self.err(
+                        file,
+                        loc(m),
+                        format!(
+                            "vector field `{}` of {owner} has unknown vector_search_metric `{}`",
+                            f.name.value, m.value
+                        ),
+                        format!("use one of {}", Metric::names()),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
+        if !ok {
+            return Err(());
+        }
+        Ok(Some(VectorIndex {
+            vector_length: length,
+            vector_search_metric: metric,
+        }))
     }
 
     /// Returns the join key and the declared type, if any.
@@ -555,7 +709,7 @@ impl Validator<'_> {
                 };
                 let owner = format!("request source `{}`", d.name.value);
                 SourceKind::Request {
-                    schema: self.fields(s.file, &schema.value, &owner)?,
+                    schema: self.fields(s.file, &schema.value, &owner, false)?,
                 }
             }
         };
@@ -615,6 +769,7 @@ impl Validator<'_> {
                         dtype: declared.clone().unwrap_or(DType::Int64),
                         description: String::new(),
                         tags: Default::default(),
+                        vector_index: None,
                     },
                 )),
                 None => {
@@ -635,7 +790,7 @@ impl Validator<'_> {
             }
         }
         let owner = format!("feature view `{name}`");
-        let mut schema = self.fields(fv.file, &d.schema, &owner);
+        let mut schema = self.fields(fv.file, &d.schema, &owner, true);
         // Feast lets a schema list the join keys; they are entity columns, not features, and
         // their dtype types an entity that declares none.
         if let Some(fields) = &mut schema {
@@ -840,7 +995,7 @@ impl Validator<'_> {
             }
         }
         let owner = format!("on demand feature view `{name}`");
-        let features = self.fields(o.file, &d.schema, &owner);
+        let features = self.fields(o.file, &d.schema, &owner, false);
         if let Some(p) = &d.plugin {
             self.check_name(o.file, p, "plugin");
         }

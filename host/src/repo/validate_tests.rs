@@ -364,6 +364,28 @@ const CASES: &[(&str, &str, &[&str])] = &[
             "zz_extra.yaml:6:7: error: a policy cannot combine `roles` with `groups` or `namespaces`\n  help: Feast policies are role based, group based, namespace based, or groups and namespaces combined: split it into two permissions",
         ],
     ),
+    (
+        "vector keys on a field that is not a vector field",
+        "feature_views:\n  - name: v\n    entities: [driver]\n    schema:\n      - name: conv_rate\n        dtype: Float32\n        vector_search_metric: cosine\n    source: driver_hourly_stats_source\n",
+        &[
+            "zz_extra.yaml:7:31: error: field `conv_rate` of feature view `v` sets `vector_search_metric` but is not a vector field\n  help: add `vector_index: true` to search it, or remove the key",
+        ],
+    ),
+    (
+        "a vector field in a request source",
+        "data_sources:\n  - name: r\n    type: request\n    schema:\n      - {name: e, dtype: Array(Float32), vector_index: true, vector_length: 2}\n",
+        &[
+            "zz_extra.yaml:5:56: error: field `e` of request source `r` cannot be a vector field\n  help: only a feature view's features are searchable; remove `vector_index`",
+        ],
+    ),
+    (
+        "a vector field with a bad length and metric",
+        "feature_views:\n  - name: v\n    entities: [driver]\n    schema:\n      - {name: conv_rate, dtype: Array(Float32), vector_index: true, vector_length: 0, vector_search_metric: hamming}\n    source: driver_hourly_stats_source\n",
+        &[
+            "zz_extra.yaml:5:85: error: vector field `conv_rate` of feature view `v` has vector_length 0\n  help: a vector holds from 1 to 65536 numbers",
+            "zz_extra.yaml:5:110: error: vector field `conv_rate` of feature view `v` has unknown vector_search_metric `hamming`\n  help: use one of `L2`, `cosine`, `inner_product`",
+        ],
+    ),
 ];
 
 #[test]

@@ -5,6 +5,7 @@ pub mod coerce;
 mod online;
 pub mod render;
 pub mod response;
+pub mod search;
 mod transform;
 pub mod write;
 

@@ -86,6 +86,7 @@ fn field(name: &str, dtype: DType) -> Field {
         dtype,
         description: String::new(),
         tags: Default::default(),
+        vector_index: None,
     }
 }
 

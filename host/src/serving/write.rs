@@ -222,5 +222,7 @@ pub fn prepare_frame(
         );
         return Ok(Vec::new());
     }
+    let names: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
+    crate::vector::check_rows(view, &names, &out).map_err(ServingError::Other)?;
     Ok(out)
 }
