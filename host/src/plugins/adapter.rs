@@ -235,11 +235,6 @@ impl StoreAdapter {
         &self.name
     }
 
-    /// The key-value backend, if any.
-    pub fn kv(&self) -> Option<&Arc<dyn Kv>> {
-        self.kv.as_ref()
-    }
-
     fn open(&self) -> Result<Worker, AdapterError> {
         let mut store = self
             .engine
@@ -464,9 +459,6 @@ pub fn from_wit_value(v: w::Value) -> Value {
         V::UnixTimestampList(xs) => list(xs, Value::UnixTimestamp),
     }
 }
-
-/// The WIT value type re-exported for the online store's conversions.
-pub type WitValue = w::Value;
 
 #[cfg(test)]
 mod tests {
