@@ -315,16 +315,22 @@ fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_wri
     );
 
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("/health").status != 200 {
-        assert!(Instant::now() < deadline, "the server did not recover");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_healthy(&server);
     // The acknowledged push survived; the refused one was never stored.
     assert_eq!(
         server.post_json("/get-online-features", FRESH).text(),
         FRESH_AFTER_PUSH
     );
+}
+
+/// Waits for `/health` to answer 200 again, by itself: nothing restarts the server.
+#[track_caller]
+fn wait_until_healthy(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/health").status != 200 {
+        assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The probe fixture (tests/e2e/fixtures/probe-adapter), built once per test run.
@@ -492,11 +498,7 @@ fn a_frozen_redis_fails_requests_within_the_timeout_and_recovers() {
     assert_eq!(server.get("/health").status, 503);
 
     redis.freeze(false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("/health").status != 200 {
-        assert!(Instant::now() < deadline, "the server did not recover");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_healthy(&server);
     assert_eq!(
         server.post_json("/get-online-features", FRESH).text(),
         FRESH_AFTER_PUSH

@@ -65,16 +65,6 @@ pub fn online_read<'r>(
     Ok(views)
 }
 
-/// `/search` and `/retrieve-online-documents`: what get-online-features would check for the
-/// same `features` or `feature_service` (spec §9.5), READ_ONLINE.
-pub fn search<'r>(
-    registry: &'r Registry,
-    feature_service: Option<&str>,
-    features: &[String],
-) -> Result<Vec<Resource<'r>>, ServingError> {
-    online_read(registry, feature_service, features)
-}
-
 /// A feature view by name, for the write and materialize routes.
 pub fn feature_view<'r>(registry: &'r Registry, name: &str) -> Option<Resource<'r>> {
     registry.feature_views.get(name).map(|v| Resource {

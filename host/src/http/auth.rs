@@ -49,6 +49,25 @@ pub async fn authenticate(
     }
 }
 
+/// READ_ONLINE on what a read names (get-online-features, search). As Feast, the names are
+/// resolved first (404 for an unknown one) and both steps are skipped without a security
+/// manager.
+pub fn authorize_online_read(
+    state: &AppState,
+    caller: Option<&Principal>,
+    snapshot: &Snapshot,
+    feature_service: Option<&str>,
+    features: &[String],
+) -> Result<(), ApiError> {
+    if state.authenticator.is_none() {
+        return Ok(());
+    }
+    let resources =
+        crate::auth::resources::online_read(&snapshot.registry, feature_service, features)
+            .map_err(crate::http::routes::serving_error)?;
+    authorize(state, caller, snapshot, &resources, &[Action::ReadOnline])
+}
+
 /// Checks `actions` on every resource, in order, for the caller (Feast's
 /// `assert_permissions`): the first refusal is a 403 `FeastPermissionError`. Always allowed
 /// with `no_auth`.

@@ -10,11 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::http::auth::{Caller, authorize, principal};
+use crate::http::auth::{Caller, authorize_online_read, principal};
 use crate::http::error::ApiError;
 use crate::http::models::{GetOnlineFeaturesRequest, parse_request};
 use crate::http::state::AppState;
-use crate::registry::Action;
 use crate::serving::render::render_online_response;
 use crate::serving::response::OnlineResponse;
 use crate::serving::{OnlineRequest, Plan, ServingError, Snapshot, serve_plan};
@@ -184,26 +183,15 @@ async fn online_features(
     let snapshot = state.snapshot();
     // Feast resolves what the request reads (404 for unknown names) before checking
     // permissions, and skips both when there is no security manager.
-    if state.authenticator.is_some() {
-        let checked = crate::auth::resources::online_read(
-            &snapshot.registry,
-            req.feature_service.as_deref(),
-            &req.features,
-        )
-        .map_err(serving_error)
-        .and_then(|resources| {
-            authorize(
-                &state,
-                principal(&caller),
-                &snapshot,
-                &resources,
-                &[Action::ReadOnline],
-            )
-        });
-        if let Err(e) = checked {
-            record(ENDPOINT, false, started, feature_count, view_count);
-            return error_response(e);
-        }
+    if let Err(e) = authorize_online_read(
+        &state,
+        principal(&caller),
+        &snapshot,
+        req.feature_service.as_deref(),
+        &req.features,
+    ) {
+        record(ENDPOINT, false, started, feature_count, view_count);
+        return error_response(e);
     }
     let now = chrono::Utc::now().timestamp_micros();
     let read_started = Instant::now();

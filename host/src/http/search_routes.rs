@@ -9,12 +9,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::http::auth::{Caller, authorize, principal};
+use crate::http::auth::{Caller, authorize_online_read, principal};
 use crate::http::error::ApiError;
 use crate::http::models::{Filter as RequestFilter, GetOnlineDocumentsRequest, parse_request};
 use crate::http::routes::{error_response, json, read_body, record, serving_error};
 use crate::http::state::AppState;
-use crate::registry::Action;
 use crate::serving::render::render_online_response;
 use crate::serving::search::{SearchError, SearchRequest, search};
 use crate::vector::filter::{Filter, Op};
@@ -142,26 +141,15 @@ async fn documents(
     };
     let snapshot = state.snapshot();
     // READ_ONLINE on what the search reads, as for get-online-features (spec §9.5).
-    if state.authenticator.is_some() {
-        let checked = crate::auth::resources::search(
-            &snapshot.registry,
-            req.feature_service.as_deref(),
-            &req.features,
-        )
-        .map_err(serving_error)
-        .and_then(|resources| {
-            authorize(
-                &state,
-                principal(&caller),
-                &snapshot,
-                &resources,
-                &[Action::ReadOnline],
-            )
-        });
-        if let Err(e) = checked {
-            record(endpoint, false, started, req.features.len(), 1);
-            return error_response(e);
-        }
+    if let Err(e) = authorize_online_read(
+        &state,
+        principal(&caller),
+        &snapshot,
+        req.feature_service.as_deref(),
+        &req.features,
+    ) {
+        record(endpoint, false, started, req.features.len(), 1);
+        return error_response(e);
     }
     let feature_count = req.features.len();
     // A search scores every vector of the view: milliseconds of CPU, kept off the async
