@@ -12,10 +12,8 @@ use chrono::{DateTime, Utc};
 
 use crate::http::auth::{Caller, authorize, principal};
 use crate::http::error::ApiError;
-use crate::http::models::{
-    MaterializeIncrementalRequest, MaterializeRequest, parse_bool_param, parse_request,
-};
-use crate::http::routes::{error_response, json, read_body};
+use crate::http::models::{MaterializeIncrementalRequest, MaterializeRequest, parse_bool_param};
+use crate::http::routes::{error_response, json, read_request};
 use crate::http::state::AppState;
 use crate::offline::materialize::{
     Job, NoProgress, incremental_start, record_interval, run_job, select_views,
@@ -206,8 +204,7 @@ async fn request<T: crate::http::models::Model>(
     body: Body,
 ) -> Result<(T, bool, bool), Response> {
     let (asynchronous, force) = query_flags(query).map_err(error_response)?;
-    let bytes = read_body(headers, body, state.body_limit).await?;
-    let req = parse_request(&bytes).map_err(error_response)?;
+    let req = read_request(headers, body, state.body_limit).await?;
     Ok((req, asynchronous, force))
 }
 

@@ -101,6 +101,17 @@ pub fn error_response(e: ApiError) -> Response {
     json(e.status, e.body)
 }
 
+/// Reads the body (413 over the limit) and parses it as the route's request model (422 with
+/// FastAPI's details when it does not fit).
+pub(crate) async fn read_request<T: crate::http::models::Model>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, Response> {
+    let bytes = read_body(headers, body, limit).await?;
+    parse_request(&bytes).map_err(error_response)
+}
+
 /// Reads the whole body, refusing one over the limit with 413 (early, from Content-Length,
 /// when the client announces it).
 pub(crate) async fn read_body(
@@ -154,18 +165,11 @@ async fn online_features(
 ) -> Response {
     const ENDPOINT: &str = "/get-online-features";
     let started = Instant::now();
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
+    let req: GetOnlineFeaturesRequest = match read_request(&headers, body, state.body_limit).await {
+        Ok(r) => r,
         Err(r) => {
             record(ENDPOINT, false, started, 0, 0);
             return r;
-        }
-    };
-    let req: GetOnlineFeaturesRequest = match parse_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            record(ENDPOINT, false, started, 0, 0);
-            return error_response(e);
         }
     };
     // Feast labels latency by how many features and views were asked for.

@@ -11,8 +11,8 @@ use axum::response::Response;
 
 use crate::http::auth::{Caller, authorize_online_read, principal};
 use crate::http::error::ApiError;
-use crate::http::models::{Filter as RequestFilter, GetOnlineDocumentsRequest, parse_request};
-use crate::http::routes::{error_response, json, read_body, record, serving_error};
+use crate::http::models::{Filter as RequestFilter, GetOnlineDocumentsRequest};
+use crate::http::routes::{error_response, json, read_request, record, serving_error};
 use crate::http::state::AppState;
 use crate::serving::render::render_online_response;
 use crate::serving::search::{SearchError, SearchRequest, search};
@@ -125,18 +125,12 @@ async fn documents(
     endpoint: &'static str,
 ) -> Response {
     let started = Instant::now();
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
+    let req: GetOnlineDocumentsRequest = match read_request(&headers, body, state.body_limit).await
+    {
+        Ok(r) => r,
         Err(r) => {
             record(endpoint, false, started, 0, 0);
             return r;
-        }
-    };
-    let req: GetOnlineDocumentsRequest = match parse_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            record(endpoint, false, started, 0, 0);
-            return error_response(e);
         }
     };
     let snapshot = state.snapshot();

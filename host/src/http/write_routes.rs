@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Principal;
 use crate::http::auth::{Caller, authorize};
 use crate::http::error::ApiError;
-use crate::http::models::{PushRequest, WriteToOnlineStoreRequest, parse_request};
+use crate::http::models::{PushRequest, WriteToOnlineStoreRequest};
 use crate::http::routes::serving_error;
-use crate::http::routes::{error_response, json, read_body};
+use crate::http::routes::{error_response, json, read_request};
 use crate::http::state::AppState;
 use crate::registry::Action;
 use crate::registry::{FeatureView, SourceKind};
@@ -39,13 +39,9 @@ pub async fn push(
 ) -> Response {
     const ENDPOINT: &str = "/push";
     let started = Instant::now();
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let req: PushRequest = match parse_request(&bytes) {
+    let req: PushRequest = match read_request(&headers, body, state.body_limit).await {
         Ok(r) => r,
-        Err(e) => return error_response(e),
+        Err(r) => return r,
     };
     let mode = req.to.clone();
     let principal = caller.map(|axum::Extension(p)| p);
@@ -161,13 +157,10 @@ pub async fn write_to_online_store(
 ) -> Response {
     const ENDPOINT: &str = "/write-to-online-store";
     let started = Instant::now();
-    let bytes = match read_body(&headers, body, state.body_limit).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let req: WriteToOnlineStoreRequest = match parse_request(&bytes) {
+    let req: WriteToOnlineStoreRequest = match read_request(&headers, body, state.body_limit).await
+    {
         Ok(r) => r,
-        Err(e) => return error_response(e),
+        Err(r) => return r,
     };
     let principal = caller.map(|axum::Extension(p)| p);
     let result = blocking(move || {

@@ -143,20 +143,7 @@ fn last_write_wins_overwrites_whatever_the_timestamps() {
 fn update_creates_and_drops_tables_and_ids_are_never_reused() {
     let dir = tempfile::tempdir().unwrap();
     let store = LmdbStore::open(&config(dir.path(), WritePolicy::NewerWins, 1 << 20)).unwrap();
-    let view = |name: &str| crate::registry::FeatureView {
-        name: name.into(),
-        entities: vec![],
-        entity_columns: vec![],
-        features: vec![],
-        ttl_seconds: 0,
-        batch_source: String::new(),
-        stream_source: None,
-        online: true,
-        offline: false,
-        description: String::new(),
-        tags: Default::default(),
-        owner: String::new(),
-    };
+    let view = bare_view;
     let (v, w) = (view("v"), view("w"));
     let changes = store.update("p", &[&v, &w], &[]).unwrap();
     assert_eq!(
@@ -341,8 +328,21 @@ fn scan_changes_reads_the_change_log_and_rescans_when_it_cannot() {
     );
     assert_eq!((recent.full, keys), (false, vec![key(1)]));
     // A view dropped and applied again is another table: a rescan, of nothing.
-    let view = crate::registry::FeatureView {
-        name: "v".into(),
+    let view = bare_view("v");
+    store.update("p", &[], &[&view]).unwrap();
+    store.update("p", &[&view], &[]).unwrap();
+    let (again, keys) = changes(&store, Some(behind.version));
+    assert_eq!(
+        (again.full, again.version.generation, keys.len()),
+        (true, 0, 0)
+    );
+    assert_ne!(again.version.table_id, behind.version.table_id);
+}
+
+/// A view with nothing but a name: the store keys tables by name only.
+fn bare_view(name: &str) -> crate::registry::FeatureView {
+    crate::registry::FeatureView {
+        name: name.into(),
         entities: vec![],
         entity_columns: vec![],
         features: vec![],
@@ -354,13 +354,5 @@ fn scan_changes_reads_the_change_log_and_rescans_when_it_cannot() {
         description: String::new(),
         tags: Default::default(),
         owner: String::new(),
-    };
-    store.update("p", &[], &[&view]).unwrap();
-    store.update("p", &[&view], &[]).unwrap();
-    let (again, keys) = changes(&store, Some(behind.version));
-    assert_eq!(
-        (again.full, again.version.generation, keys.len()),
-        (true, 0, 0)
-    );
-    assert_ne!(again.version.table_id, behind.version.table_id);
+    }
 }

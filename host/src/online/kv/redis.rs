@@ -150,10 +150,8 @@ impl RedisKv {
         match &self.conn {
             Conn::Single(manager) => {
                 let mut pipe = Pipeline::with_capacity(commands.len());
-                for (_, cmds) in &commands {
-                    for c in cmds {
-                        pipe.add_command(c.clone());
-                    }
+                for c in commands.into_iter().flat_map(|(_, cmds)| cmds) {
+                    pipe.add_command(c);
                 }
                 let mut conn = manager.clone();
                 self.run(async move { pipe.query_async::<Vec<Value>>(&mut conn).await })
@@ -162,24 +160,20 @@ impl RedisKv {
                 // Group by slot, remembering where each answer goes.
                 let mut groups: HashMap<Route, (Pipeline, Vec<usize>)> = HashMap::new();
                 let mut at = 0;
-                for (key, cmds) in &commands {
+                for (key, cmds) in commands {
                     let group = groups
-                        .entry(Route::with_key(key, SlotAddr::Master))
+                        .entry(Route::with_key(&key, SlotAddr::Master))
                         .or_insert_with(|| (Pipeline::new(), Vec::new()));
                     for c in cmds {
-                        group.0.add_command(c.clone());
+                        group.0.add_command(c);
                         group.1.push(at);
                         at += 1;
                     }
                 }
-                let client = (**client).clone();
-                let cell = Arc::clone(cell);
+                let connect = cluster_connection(client, cell);
                 let total = at;
                 self.run(async move {
-                    let conn = cell
-                        .get_or_try_init(|| async { client.get_async_connection().await })
-                        .await?
-                        .clone();
+                    let conn = connect.await?;
                     let sends = groups.into_values().map(|(pipe, slots)| {
                         let mut conn = conn.clone();
                         async move {
@@ -197,6 +191,21 @@ impl RedisKv {
                 })
             }
         }
+    }
+}
+
+/// The cluster connection, made on first use and shared after (a cheap clone of one
+/// multiplexed connection per node).
+fn cluster_connection(
+    client: &redis::cluster::ClusterClient,
+    cell: &Arc<OnceCell<ClusterConnection>>,
+) -> impl Future<Output = Result<ClusterConnection, RedisError>> + Send + 'static {
+    let (client, cell) = (client.clone(), Arc::clone(cell));
+    async move {
+        let conn = cell
+            .get_or_try_init(|| async { client.get_async_connection().await })
+            .await?;
+        Ok(conn.clone())
     }
 }
 
@@ -347,16 +356,19 @@ impl Kv for RedisKv {
     fn scan(&self, prefix: &[u8], cursor: Option<&str>) -> Result<ScanPage, KvError> {
         let bad_cursor =
             || KvError::Failed(format!("invalid scan cursor `{}`", cursor.unwrap_or("")));
-        let mut scan = redis::cmd("SCAN");
-        let pattern = glob_escape(prefix);
+        let scan = |start: u64| {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(start)
+                .arg("MATCH")
+                .arg(glob_escape(prefix))
+                .arg("COUNT")
+                .arg(SCAN_COUNT);
+            cmd
+        };
         match &self.conn {
             Conn::Single(manager) => {
                 let start: u64 = cursor.map_or(Ok(0), |c| c.parse().map_err(|_| bad_cursor()))?;
-                scan.arg(start)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT);
+                let scan = scan(start);
                 let mut conn = manager.clone();
                 let (next, keys): (u64, Vec<Vec<u8>>) =
                     self.run(async move { scan.query_async(&mut conn).await })?;
@@ -379,18 +391,10 @@ impl Kv for RedisKv {
                         )
                     }
                 };
-                scan.arg(start)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_COUNT);
-                let client = (**client).clone();
-                let cell = Arc::clone(cell);
+                let scan = scan(start);
+                let connect = cluster_connection(client, cell);
                 let (primaries, next, keys) = self.run(async move {
-                    let mut conn = cell
-                        .get_or_try_init(|| async { client.get_async_connection().await })
-                        .await?
-                        .clone();
+                    let mut conn = connect.await?;
                     let nodes = conn
                         .route_command(
                             redis::cmd("CLUSTER").arg("NODES").clone(),
