@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::http::{Response, Server};
-use crate::support::{demo_repo, run};
+use crate::support::{clock, demo_repo, run};
 
 const ISSUER: &str = "https://idp.test/realms/edge";
 const AUDIENCE: &str = "edgefeat";
@@ -77,6 +77,8 @@ fn jwks(keys: &[&Key]) -> String {
     json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string()
 }
 
+/// Token times use the real clock, as the server's validator does: `EDGEFEAT_CLOCK_SHIFT`
+/// moves feature time only (tests/README.md).
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -115,7 +117,8 @@ fn secured_demo(auth: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, repo) = demo_repo();
     std::fs::write(repo.join("permissions.yaml"), PERMISSIONS).unwrap();
     run(&repo, &["apply"]).success();
-    run(&repo, &["materialize-incremental", "2030-01-01T00:00:00"]).success();
+    let end = clock::naive(clock::far_future());
+    run(&repo, &["materialize-incremental", &end]).success();
     let yaml = std::fs::read_to_string(repo.join("feature_store.yaml")).unwrap();
     let yaml = yaml.replace("auth:\n    type: no_auth\n", auth);
     assert!(yaml.contains("type: oidc"), "{yaml}");
@@ -127,9 +130,20 @@ const READ: &str =
     r#"{"features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":[1001]}}"#;
 const READ_FRESH: &str =
     r#"{"features":["driver_hourly_stats_fresh:conv_rate"],"entities":{"driver_id":[1001]}}"#;
-const PUSH: &str = r#"{"push_source_name":"driver_stats_push_source","df":{"driver_id":[1001],"event_timestamp":["2026-11-24 10:59:42+00:00"],"created":["2026-11-24 10:59:42+00:00"],"conv_rate":[0.75],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{"a":"b"}],"driver_config":["{}"],"driver_profile":[{"name":"p","age":"40"}]},"to":"online"}"#;
-const MATERIALIZE: &str =
-    r#"{"end_ts":"2030-01-02T00:00:00","feature_views":["driver_hourly_stats"]}"#;
+/// A push to the fresh view, stamped after the demo's generated data so that it wins over the
+/// materialized row (`newer_wins`).
+fn push() -> String {
+    let ts = clock::pandas(clock::after_demo_data());
+    format!(
+        r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[1001],"event_timestamp":["{ts}"],"created":["{ts}"],"conv_rate":[0.75],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{{"a":"b"}}],"driver_config":["{{}}"],"driver_profile":[{{"name":"p","age":"40"}}]}},"to":"online"}}"#
+    )
+}
+
+/// An incremental materialization whose end lies after all of the demo's data.
+fn materialize_incremental() -> String {
+    let end = clock::naive(clock::far_future());
+    format!(r#"{{"end_ts":"{end}","feature_views":["driver_hourly_stats"]}}"#)
+}
 
 fn post(server: &Server, path: &str, token: Option<&str>, body: &str) -> Response {
     let auth = token.map(|t| format!("Bearer {t}"));
@@ -243,7 +257,7 @@ fn tokens_are_verified_and_rejected_with_feast_bodies() {
     assert_401(&post(&server, "/get-online-features", None, READ), INVALID);
     let basic = [("Authorization", "Basic YW5uOnB3")];
     assert_401(
-        &server.request("POST", "/push", &basic, PUSH.as_bytes()),
+        &server.request("POST", "/push", &basic, push().as_bytes()),
         INVALID,
     );
     let empty = [("Authorization", "Bearer ")];
@@ -321,10 +335,10 @@ fn permissions_decide_per_role_and_view() {
     let r = post(&server, "/get-online-features", Some(&reader), READ);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
-        permission_error(&post(&server, "/push", Some(&reader), PUSH)),
+        permission_error(&post(&server, "/push", Some(&reader), &push())),
         "Permission error:\nPermission writers denied execution of ['WRITE_ONLINE'] to FeatureView:driver_hourly_stats_fresh: Requires roles ['writer']"
     );
-    let both = PUSH.replace(r#""to":"online""#, r#""to":"online_and_offline""#);
+    let both = push().replace(r#""to":"online""#, r#""to":"online_and_offline""#);
     assert_eq!(
         permission_error(&post(&server, "/push", Some(&reader), &both)),
         "Permission error:\nPermission writers denied execution of ['WRITE_OFFLINE', 'WRITE_ONLINE'] to FeatureView:driver_hourly_stats_fresh: Requires roles ['writer']"
@@ -334,24 +348,31 @@ fn permissions_decide_per_role_and_view() {
             &server,
             "/materialize-incremental",
             Some(&reader),
-            MATERIALIZE
+            &materialize_incremental()
         )),
         "Permission error:\nPermission writers denied execution of ['WRITE_ONLINE'] to FeatureView:driver_hourly_stats: Requires roles ['writer']"
     );
-    let materialize = r#"{"start_ts":"2026-01-01","end_ts":"2030-01-01","feature_views":["driver_hourly_stats"]}"#;
+    let materialize = format!(
+        r#"{{"start_ts":"{}","end_ts":"{}","feature_views":["driver_hourly_stats"]}}"#,
+        clock::date(clock::hours_from_now(-24 * 30)),
+        clock::date(clock::far_future())
+    );
     assert_eq!(
-        permission_error(&post(&server, "/materialize", Some(&reader), materialize))
+        permission_error(&post(&server, "/materialize", Some(&reader), &materialize))
             .lines()
             .next(),
         Some("Permission error:")
     );
-    let write = r#"{"feature_view_name":"driver_hourly_stats","df":{"driver_id":[1001],"event_timestamp":["2026-11-24 10:59:42+00:00"],"conv_rate":[0.5]}}"#;
+    let write = format!(
+        r#"{{"feature_view_name":"driver_hourly_stats","df":{{"driver_id":[1001],"event_timestamp":["{}"],"conv_rate":[0.5]}}}}"#,
+        clock::pandas(clock::after_demo_data())
+    );
     assert_eq!(
         permission_error(&post(
             &server,
             "/write-to-online-store",
             Some(&reader),
-            write
+            &write
         ))
         .lines()
         .next(),
@@ -359,13 +380,13 @@ fn permissions_decide_per_role_and_view() {
     );
 
     // The writer writes (and may not read: no permission gives it READ_ONLINE).
-    let r = post(&server, "/push", Some(&writer), PUSH);
+    let r = post(&server, "/push", Some(&writer), &push());
     assert_eq!(r.status, 200, "{}", r.text());
     let r = post(
         &server,
         "/materialize-incremental",
         Some(&writer),
-        MATERIALIZE,
+        &materialize_incremental(),
     );
     assert_eq!((r.status, r.text().as_str()), (200, "null"));
     assert_eq!(

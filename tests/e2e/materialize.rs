@@ -125,7 +125,7 @@ fn materialize_incremental_loads_the_newest_row_per_driver() {
         "{}",
         r.stdout
     );
-    let now = chrono::Utc::now();
+    let now = crate::support::clock::now();
     let end = now.to_rfc3339();
     let r = run(&repo, &["materialize-incremental", &end]).success();
     assert!(

@@ -62,7 +62,10 @@ fn demo_with(plugin: &[u8]) -> (tempfile::TempDir, PathBuf) {
     run(&repo, &["apply"]).success();
     run(
         &repo,
-        &["materialize-incremental", &chrono::Utc::now().to_rfc3339()],
+        &[
+            "materialize-incremental",
+            &crate::support::clock::now().to_rfc3339(),
+        ],
     )
     .success();
     (tmp, repo)

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::{Server, request};
-use crate::support::{demo_repo, run};
+use crate::support::{clock, demo_repo, run};
 
-/// The demo, applied (nothing materialized: pushes are the only data).
+/// The demo, applied (nothing materialized: pushes are the only data, so the literal timestamps
+/// the tests below push decide alone what is newest, on any day).
 fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, repo) = demo_repo();
     run(&repo, &["apply"]).success();
@@ -235,10 +236,10 @@ fn an_offline_push_appends_a_part_and_materialize_serves_it() {
     let source = repo.join("data/driver_stats.parquet");
     let original = std::fs::read(&source).unwrap();
     let server = Server::start(&repo, &[]);
-    let r = server.post_json(
-        "/push",
-        &offline_body(1001, 0.125, "2099-01-01 00:00:00+00:00", "offline"),
-    );
+    // Stamped a year after the generated data, so that a window around it holds nothing else.
+    let pushed_at = clock::far_future();
+    let ts = clock::pandas(pushed_at);
+    let r = server.post_json("/push", &offline_body(1001, 0.125, &ts, "offline"));
     assert_eq!((r.status, r.body.len()), (200, 0), "{}", r.text());
     // Offline only: nothing online yet.
     let read = |view: &str| {
@@ -257,10 +258,7 @@ fn an_offline_push_appends_a_part_and_materialize_serves_it() {
         serde_json::json!(["NOT_FOUND"])
     );
     // online_and_offline: both at once.
-    let r = server.post_json(
-        "/push",
-        &offline_body(1002, 0.5, "2099-01-01 00:00:00+00:00", "online_and_offline"),
-    );
+    let r = server.post_json("/push", &offline_body(1002, 0.5, &ts, "online_and_offline"));
     assert_eq!(r.status, 200, "{}", r.text());
     // The existing file keeps its bytes; each push is a new part beside it.
     assert_eq!(std::fs::read(&source).unwrap(), original);
@@ -278,7 +276,11 @@ fn an_offline_push_appends_a_part_and_materialize_serves_it() {
     // Materializing reads the parts: the pushed row reaches both views of the source.
     let r = server.post_json(
         "/materialize",
-        r#"{"start_ts":"2098-12-31","end_ts":"2099-01-02"}"#,
+        &format!(
+            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
+            clock::naive(pushed_at - chrono::Duration::days(1)),
+            clock::naive(pushed_at + chrono::Duration::days(1))
+        ),
     );
     assert_eq!((r.status, r.text().as_str()), (200, "null"));
     for view in ["driver_hourly_stats", "driver_hourly_stats_fresh"] {
@@ -286,8 +288,8 @@ fn an_offline_push_appends_a_part_and_materialize_serves_it() {
     }
     // A push whose columns differ from the source's is refused with Feast's message, and
     // writes nothing anywhere.
-    let bad = offline_body(1003, 0.5, "2099-01-01 00:00:00+00:00", "online_and_offline")
-        .replace(r#""created":["2099-01-01 00:00:00+00:00"],"#, "");
+    let bad = offline_body(1003, 0.5, &ts, "online_and_offline")
+        .replace(&format!(r#""created":["{ts}"],"#), "");
     let r = server.post_json("/push", &bad);
     assert_eq!(
         (r.status, r.text().as_str()),
@@ -323,7 +325,9 @@ fn a_crash_mid_write_leaves_no_part_that_materialize_reads() {
         b"PAR1 half a file",
     )
     .unwrap();
-    let r = run(&repo, &["materialize", "2000-01-01", "2099-12-31"]);
+    // From before the generator's fixed 2021 row to after its newest: every row.
+    let end = clock::date(clock::far_future());
+    let r = run(&repo, &["materialize", "2000-01-01", &end]);
     let r = r.success();
     assert!(r.stdout.contains("1807 rows read"), "{}", r.stdout);
 }

@@ -356,7 +356,10 @@ fn the_seed_request_reads_the_demo() {
     run(&repo, &["apply"]).success();
     run(
         &repo,
-        &["materialize-incremental", &chrono::Utc::now().to_rfc3339()],
+        &[
+            "materialize-incremental",
+            &crate::support::clock::now().to_rfc3339(),
+        ],
     )
     .success();
     let server = Server::start(&repo, &[]);

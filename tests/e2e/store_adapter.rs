@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::Server;
 use crate::materialize::newest_demo_values;
-use crate::support::{demo_repo, run};
+use crate::support::{clock, demo_repo, run};
 
 /// A redis-server of the test's own: loopback, a free port, its data in a temp directory,
 /// every write fsynced to the append-only file before it is acknowledged.
@@ -196,7 +196,8 @@ fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
 
 const FRESH: &str = r#"{"features":["driver_hourly_stats_fresh:conv_rate","driver_hourly_stats_fresh:avg_daily_trips","driver_hourly_stats_fresh:driver_metadata","driver_hourly_stats_fresh:driver_profile"],"entities":{"driver_id":[1001,1002]}}"#;
 
-/// The built-in store's answer to FRESH after `push_body(1001, 0.75, ..10:59:42)`: the
+/// The built-in store's answer to FRESH after `push_body(1001, 0.75, ..10:59:42)` into a store that
+/// holds nothing else (so the literal timestamp is newest on any day): the
 /// adapter must give the same bytes, maps and structs included.
 const FRESH_AFTER_PUSH: &str = r#"{"results":[{"values":[1001,1002],"statuses":["PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]},{"values":[0.75,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[1000,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"vehicle_type":"truck","rating":"4.9"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]},{"values":[{"name":"pushed","age":"40"},null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":["2026-11-24T10:59:42Z","1970-01-01T00:00:00Z"]}],"metadata":{"feature_names":["driver_id","conv_rate","avg_daily_trips","driver_metadata","driver_profile"]}}"#;
 
@@ -204,17 +205,25 @@ const FRESH_AFTER_PUSH: &str = r#"{"results":[{"values":[1001,1002],"statuses":[
 fn demo_flow(repo: &Path) {
     let out = run(repo, &["apply"]).success();
     assert!(out.stdout.contains("driver_hourly_stats"), "{}", out.stdout);
-    run(repo, &["materialize-incremental", "2030-01-01T00:00:00"]).success();
+    run(
+        repo,
+        &[
+            "materialize-incremental",
+            &clock::naive(clock::far_future()),
+        ],
+    )
+    .success();
     let server = Server::start(repo, &[]);
     assert_eq!(server.get("/health").status, 200);
     assert_seed_read(&server, repo);
     // A push dated after every materialized row replaces driver 1001's row.
-    let r = server.post_json("/push", &push_body(1001, 0.75, "2029-11-24 10:59:42+00:00"));
+    let pushed_at = clock::after_demo_data();
+    let r = server.post_json("/push", &push_body(1001, 0.75, &clock::pandas(pushed_at)));
     assert_eq!(r.status, 200, "{}", r.text());
     let after_push = server.post_json("/get-online-features", FRESH).json();
     assert_eq!(
         after_push["results"][1],
-        serde_json::json!({"values":[0.75, after_push["results"][1]["values"][1]],"statuses":["PRESENT","PRESENT"],"event_timestamps":["2029-11-24T10:59:42Z", after_push["results"][1]["event_timestamps"][1]]})
+        serde_json::json!({"values":[0.75, after_push["results"][1]["values"][1]],"statuses":["PRESENT","PRESENT"],"event_timestamps":[clock::rfc3339(pushed_at), after_push["results"][1]["event_timestamps"][1]]})
     );
     assert_eq!(
         after_push["results"][3]["values"][0],
@@ -225,7 +234,8 @@ fn demo_flow(repo: &Path) {
         serde_json::json!({"name":"pushed","age":"40"})
     );
     // Newer wins through the adapter too: an older push does not roll the value back.
-    server.post_json("/push", &push_body(1001, 0.1, "2029-11-24 09:00:00+00:00"));
+    let older = clock::pandas(pushed_at - chrono::Duration::hours(2));
+    server.post_json("/push", &push_body(1001, 0.1, &older));
     assert_eq!(
         server.post_json("/get-online-features", FRESH).json(),
         after_push
@@ -516,7 +526,14 @@ fn deploy(path: &Path, bytes: &[u8]) {
 fn a_replaced_adapter_is_swapped_in_without_failing_requests() {
     let (_tmp, repo) = adapter_repo("{type: lmdb}");
     run(&repo, &["apply"]).success();
-    run(&repo, &["materialize-incremental", "2030-01-01T00:00:00"]).success();
+    run(
+        &repo,
+        &[
+            "materialize-incremental",
+            &clock::naive(clock::far_future()),
+        ],
+    )
+    .success();
     let server = Server::start(&repo, &[]);
     let body = r#"{"features":["driver_hourly_stats:conv_rate"],"entities":{"driver_id":[1001]}}"#;
     let status_of = || {

@@ -61,3 +61,58 @@ pub fn demo_repo() -> (tempfile::TempDir, PathBuf) {
     let repo = tmp.path().join("demo");
     (tmp, repo)
 }
+
+/// Timestamps derived from the clock, never from the calendar.
+///
+/// `edgefeat init` generates the demo's data as of "now": hourly rows for the 15 days that end
+/// at the current hour, all `created` at "now". A test that pushes a row which must win over a
+/// materialized one stamps it after the newest generated row, one that must lose stamps it
+/// before the oldest, and a materialization window that must cover the data is computed from
+/// the same clock. So the suite passes on any day, and with the clock shifted (`tests/README.md`).
+pub mod clock {
+    use chrono::{DateTime, Duration, DurationRound, Utc};
+
+    /// Now, to the second (the formats below carry no fraction), on the binary's feature-time
+    /// clock: `EDGEFEAT_CLOCK_SHIFT` moves both alike.
+    pub fn now() -> DateTime<Utc> {
+        edgefeat::types::clock::now()
+            .duration_trunc(Duration::seconds(1))
+            .expect("now is representable")
+    }
+
+    /// `hours` hours from now (negative: in the past).
+    pub fn hours_from_now(hours: i64) -> DateTime<Utc> {
+        now() + Duration::hours(hours)
+    }
+
+    /// A timestamp newer than every row `init` generated: a push stamped with it wins over
+    /// anything materialized from the demo's data.
+    pub fn after_demo_data() -> DateTime<Utc> {
+        hours_from_now(1)
+    }
+
+    /// An end for a materialization window that covers all of the demo's data (a year ahead).
+    pub fn far_future() -> DateTime<Utc> {
+        hours_from_now(24 * 366)
+    }
+
+    /// As a pushed DataFrame cell is usually written: `2026-11-24 10:59:42+00:00`.
+    pub fn pandas(t: DateTime<Utc>) -> String {
+        t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+    }
+
+    /// As Feast answers an event timestamp: `2026-11-24T10:59:42Z`.
+    pub fn rfc3339(t: DateTime<Utc>) -> String {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    /// A naive ISO timestamp, as the CLI and the materialize routes take it: `2026-11-24T10:59:42`.
+    pub fn naive(t: DateTime<Utc>) -> String {
+        t.format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+
+    /// The date alone: `2026-11-24`.
+    pub fn date(t: DateTime<Utc>) -> String {
+        t.format("%Y-%m-%d").to_string()
+    }
+}

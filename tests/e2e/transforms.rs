@@ -11,7 +11,10 @@ fn served_demo() -> (tempfile::TempDir, std::path::PathBuf, Server) {
     run(&repo, &["apply"]).success();
     run(
         &repo,
-        &["materialize-incremental", &chrono::Utc::now().to_rfc3339()],
+        &[
+            "materialize-incremental",
+            &crate::support::clock::now().to_rfc3339(),
+        ],
     )
     .success();
     let server = Server::start(&repo, &[]);

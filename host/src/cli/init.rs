@@ -19,7 +19,7 @@ pub struct InitArgs {
 }
 
 pub(super) fn run(cwd: &Path, args: &InitArgs) -> Result<()> {
-    let now = chrono::Utc::now();
+    let now = crate::types::clock::now();
     let name = args.name.clone().unwrap_or_else(|| random_name(now));
     let dir = init_template(cwd, &name, now, args.template)?;
     println!(

@@ -15,6 +15,7 @@ use crate::offline::materialize::{
 use crate::online;
 use crate::registry::Registry;
 use crate::repo::RepoConfig;
+use crate::types::clock;
 use crate::types::time::{format_python, parse_timestamp};
 
 /// Arguments of `materialize`.
@@ -63,7 +64,7 @@ fn ts(text: &str, what: &str) -> Result<DateTime<Utc>> {
 
 pub(super) fn run(config: &RepoConfig, args: &MaterializeArgs) -> Result<()> {
     let (start, end) = if args.disable_event_timestamp {
-        (DateTime::UNIX_EPOCH, Utc::now())
+        (DateTime::UNIX_EPOCH, clock::now())
     } else {
         let (Some(s), Some(e)) = (&args.start, &args.end) else {
             bail!("START_TS and END_TS are required (or --disable-event-timestamp)");
@@ -105,7 +106,7 @@ pub(super) fn run_incremental(config: &RepoConfig, args: &IncrementalArgs) -> Re
         views.len(),
         format_python(end)
     );
-    let now = Utc::now();
+    let now = clock::now();
     let mut jobs = Vec::new();
     for v in views {
         let start = incremental_start(v, now);

@@ -86,6 +86,8 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // A malformed clock shift is refused before anything reads the clock.
+    crate::types::clock::check_clock_shift().map_err(anyhow::Error::msg)?;
     let cwd = match &cli.chdir {
         Some(dir) => std::fs::canonicalize(dir)
             .with_context(|| format!("-c/--chdir: cannot enter {}", dir.display()))?,

@@ -79,6 +79,12 @@ fn init_logging(level: &str) {
 
 pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Result<()> {
     init_logging(log_level);
+    if let Ok(Some(shift)) = crate::types::clock::check_clock_shift() {
+        tracing::warn!(
+            "feature time is shifted by {shift:?} ({}): for running tests as of another day",
+            crate::types::clock::CLOCK_SHIFT_ENV
+        );
+    }
     let tls = match (&args.key, &args.cert) {
         // Absolute, so the reload watcher finds them whatever happens to the cwd.
         (Some(key), Some(cert)) => Some(crate::http::tls::configure(

@@ -19,6 +19,7 @@ use crate::offline::materialize::{
     Job, NoProgress, incremental_start, record_interval, run_job, select_views,
 };
 use crate::registry::Action;
+use crate::types::clock;
 use crate::types::time::{format_python, parse_timestamp};
 
 /// How many materializations run at once (Feast's `FEAST_MATERIALIZE_MAX_WORKERS`, default 2,
@@ -225,7 +226,7 @@ pub async fn materialize(
         let views = resolve(&state, req.feature_views.as_deref())?;
         authorize_views(&state, &caller, &views)?;
         let (start, end) = if req.disable_event_timestamp {
-            (DateTime::UNIX_EPOCH, Utc::now())
+            (DateTime::UNIX_EPOCH, clock::now())
         } else {
             match (&req.start_ts, &req.end_ts) {
                 (Some(s), Some(e)) => (timestamp(s)?, timestamp(e)?),
@@ -278,7 +279,7 @@ pub async fn materialize_incremental(
         authorize_views(&state, &caller, &names)?;
         let end = timestamp(&req.end_ts)?;
         let snapshot = state.snapshot();
-        let now = Utc::now();
+        let now = clock::now();
         Ok(names
             .into_iter()
             .filter_map(|view| {

@@ -197,7 +197,7 @@ async fn online_features(
         record(ENDPOINT, false, started, feature_count, view_count);
         return error_response(e);
     }
-    let now = chrono::Utc::now().timestamp_micros();
+    let now = crate::types::clock::now().timestamp_micros();
     let read_started = Instant::now();
     let result = match snapshot.plan(
         req.feature_service.as_deref(),

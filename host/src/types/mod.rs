@@ -1,6 +1,7 @@
 //! Feast's value types: declared dtypes, values, their binary encodings, and the entity-key
 //! serialization shared with Feast.
 
+pub mod clock;
 mod codec;
 mod dtype;
 mod duration;
