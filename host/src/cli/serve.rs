@@ -9,10 +9,11 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args};
 
 use crate::http::server::{serve, shutdown_signal};
-use crate::http::state::{AppState, watch_registry};
+use crate::http::state::AppState;
 use crate::http::{metrics, routes};
 use crate::online;
 use crate::repo::RepoConfig;
+use crate::serving::{FeatureServer, watch_registry};
 
 /// Arguments of `serve` (Feast's, including `-h` for the host).
 #[derive(Debug, Args)]
@@ -97,31 +98,27 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
     metrics::install();
     let store: Arc<dyn online::OnlineStore> = Arc::from(online::open(&config)?);
     let project = config.project.clone();
-    let state = Arc::new(AppState::new(config, store)?);
+    let core = Arc::new(FeatureServer::new(config, store)?);
     // Plugins load before the port opens, so the first request finds them.
-    state.start_plugins();
-    crate::http::search_routes::warm_up(&state);
-    let _plugin_watcher = state
+    core.start_plugins();
+    core.warm_up_vectors();
+    let _plugin_watcher = core
         .plugins
         .as_ref()
-        .map(|h| crate::plugins::watch_plugins(h, state.config.plugins.poll));
+        .map(|h| crate::plugins::watch_plugins(h, core.config.plugins.poll));
     // A store adapter hot-reloads like a transform: a failed load keeps the old one serving.
-    let _store_watcher = state.store.plugin_file().map(|file| {
-        let store = Arc::clone(&state.store);
-        crate::watch::watch_files(
-            &[file.to_path_buf()],
-            state.config.plugins.poll,
-            move || {
-                match store.reload() {
-                    Ok(true) => tracing::info!("store adapter reloaded"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(
-                        "store adapter not reloaded (the previous version keeps serving): {e:#}"
-                    ),
-                }
-                true
-            },
-        )
+    let _store_watcher = core.store.plugin_file().map(|file| {
+        let store = Arc::clone(&core.store);
+        crate::watch::watch_files(&[file.to_path_buf()], core.config.plugins.poll, move || {
+            match store.reload() {
+                Ok(true) => tracing::info!("store adapter reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    "store adapter not reloaded (the previous version keeps serving): {e:#}"
+                ),
+            }
+            true
+        })
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,7 +132,7 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
         // Fetched before the first request rather than by it. A failure is not fatal: the
         // identity provider may come up later, and every request retries (rate-limited)
         // until it does; until then tokens are refused.
-        if let Some(auth) = &state.authenticator {
+        if let Some(auth) = &core.authenticator {
             match auth.load_keys().await {
                 Ok(n) => tracing::info!("oidc: {n} signing key(s) loaded"),
                 Err(e) => tracing::error!(
@@ -144,8 +141,8 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
             }
         }
         let ttl = (args.registry_ttl_sec > 0).then(|| Duration::from_secs(args.registry_ttl_sec));
-        let _watcher = watch_registry(state.clone(), ttl);
-        let mut app = routes::router(state.clone());
+        let _watcher = watch_registry(core.clone(), ttl);
+        let mut app = routes::router(Arc::new(AppState::new(core.clone())));
         if !args.no_access_log {
             app = routes::with_access_log(app);
         }

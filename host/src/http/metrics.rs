@@ -1,4 +1,4 @@
-//! Prometheus metrics with Feast's metric names (spec §13.1), so dashboards built for Feast's
+//! Prometheus metrics with the names Feast's feature server exports, so dashboards built for its
 //! server keep working.
 
 use std::sync::OnceLock;
@@ -53,4 +53,56 @@ pub fn render() -> String {
         .get()
         .map(PrometheusHandle::render)
         .unwrap_or_default()
+}
+
+/// Counts one request and its latency under Feast's metric names, whichever way the handler
+/// leaves: a guard rather than a middleware because Feast labels latency by how many features
+/// and views were asked for, which only the handler knows. Dropped without
+/// [`RequestTimer::succeeded`] (an early `?`), it records a failure.
+pub struct RequestTimer {
+    endpoint: &'static str,
+    started: std::time::Instant,
+    features: usize,
+    views: usize,
+    ok: bool,
+}
+
+impl RequestTimer {
+    /// Starts timing a request to `endpoint`.
+    pub fn start(endpoint: &'static str) -> RequestTimer {
+        RequestTimer {
+            endpoint,
+            started: std::time::Instant::now(),
+            features: 0,
+            views: 0,
+            ok: false,
+        }
+    }
+
+    /// Sets the feature and view counts the latency is labelled with.
+    pub fn labels(&mut self, features: usize, views: usize) {
+        self.features = features;
+        self.views = views;
+    }
+
+    /// Records a success and passes `response` through.
+    pub fn succeeded<T>(mut self, response: T) -> T {
+        self.ok = true;
+        response
+    }
+}
+
+impl Drop for RequestTimer {
+    fn drop(&mut self) {
+        let status = if self.ok { "success" } else { "error" };
+        metrics::counter!("feast_feature_server_request_total", "endpoint" => self.endpoint, "status" => status)
+            .increment(1);
+        metrics::histogram!(
+            "feast_feature_server_request_latency_seconds",
+            "endpoint" => self.endpoint,
+            "feature_count" => self.features.to_string(),
+            "feature_view_count" => self.views.to_string()
+        )
+        .record(self.started.elapsed().as_secs_f64());
+    }
 }

@@ -1,15 +1,22 @@
-//! The serving core: requests in, responses out, with no knowledge of HTTP. The HTTP layer only
-//! parses, calls it and renders, so another front (gRPC) could be added without touching it.
+//! The serving core: requests in, responses out, with no knowledge of any transport.
+//! [`FeatureServer`] owns what every request is served from; a front (the HTTP one in
+//! `crate::http`, a gRPC one next) parses, calls it and renders.
 
+mod access;
 pub mod coerce;
+mod error;
+mod ingest;
+pub mod jobs;
 mod online;
 pub mod render;
 pub mod response;
 pub mod search;
+pub mod server;
 mod transform;
 pub mod write;
 
+pub use error::ServingError;
+pub use jobs::Window;
 pub(crate) use online::split_ref;
-pub use online::{
-    OnlineRequest, Plan, ServingError, ServingOptions, Snapshot, get_online_features, serve_plan,
-};
+pub use online::{OnlineRequest, Plan, ServingOptions, Snapshot, get_online_features, serve_plan};
+pub use server::{FeatureServer, watch_registry};

@@ -9,56 +9,10 @@ use crate::online::{OnlineStore, Table};
 use crate::plugins::PluginHost;
 use crate::registry::{FeatureView, Field, OdfvSource, OnDemandFeatureView, Registry};
 use crate::serving::coerce::{coerce_entity_value, python_str_list};
+use crate::serving::error::ServingError;
 use crate::serving::response::{FieldStatus, OnlineResponse, ResponseColumn};
 use crate::serving::transform::{Gathered, Step, check_request_data, run_step};
 use crate::types::{DType, Value, serialize_entity_key_into};
-
-/// Why a request failed, in the terms the HTTP layer renders (spec §3.9).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ServingError {
-    /// One of Feast's `FeastError` classes: rendered as Feast's envelope with this status.
-    #[error("{class}: {message}")]
-    Feast {
-        /// The HTTP status Feast gives the class.
-        status: u16,
-        /// The Python class name.
-        class: &'static str,
-        /// `str(exc)`.
-        message: String,
-    },
-    /// Any other exception (ValueError, KeyError, ...): 500 with the message as a JSON string.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl ServingError {
-    /// The online store failed (unreachable, too slow, a store adapter that trapped): 500 in
-    /// Feast's envelope as its base class `FeastError`, which the Feast SDK re-raises with the
-    /// message, so a client sees why instead of a bare string.
-    pub(crate) fn store(what: &str, e: impl std::fmt::Display) -> ServingError {
-        ServingError::Feast {
-            status: 500,
-            class: "FeastError",
-            message: format!("online store {what} failed: {e}"),
-        }
-    }
-
-    pub(crate) fn service_not_found(name: &str, project: &str) -> ServingError {
-        ServingError::Feast {
-            status: 404,
-            class: "FeatureServiceNotFoundException",
-            message: format!("Feature service {name} does not exist in project {project}"),
-        }
-    }
-
-    pub(crate) fn view_not_found(name: &str, project: &str) -> ServingError {
-        ServingError::Feast {
-            status: 404,
-            class: "FeatureViewNotFoundException",
-            message: format!("Feature view {name} does not exist in project {project}"),
-        }
-    }
-}
 
 /// Serving settings from `feature_server` in feature_store.yaml.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

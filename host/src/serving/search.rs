@@ -65,6 +65,16 @@ pub enum SearchError {
     BadRequest(String),
 }
 
+impl From<SearchError> for ServingError {
+    /// A bad request is FastAPI's 400 `{"detail": ...}`.
+    fn from(e: SearchError) -> ServingError {
+        match e {
+            SearchError::Serving(e) => e,
+            SearchError::BadRequest(message) => ServingError::detail(400, message),
+        }
+    }
+}
+
 fn bad(message: String) -> SearchError {
     SearchError::BadRequest(message)
 }

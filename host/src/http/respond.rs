@@ -1,0 +1,89 @@
+//! From handler results to responses: [`ApiError`] is an axum response, a core error becomes
+//! one with `?`, and request bodies are read and parsed here, once for every route.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::error::ApiError;
+use crate::http::models::{Model, parse_request};
+use crate::serving::ServingError;
+
+/// What a handler returns: a response, or an error rendered as Feast renders it.
+pub type Handled = Result<Response, ApiError>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json(self.status, self.body)
+    }
+}
+
+impl From<ServingError> for ApiError {
+    /// A core error as Feast's server renders it: the envelope of its class, a 500 with the
+    /// message, or FastAPI's `{"detail": ...}`.
+    fn from(e: ServingError) -> ApiError {
+        match e {
+            ServingError::Feast {
+                status,
+                class,
+                message,
+            } => ApiError::feast(status, class, &message),
+            ServingError::Other(message) => ApiError::plain(500, &message),
+            ServingError::Detail { status, detail } => ApiError::detail(status, &detail),
+        }
+    }
+}
+
+/// A JSON response.
+pub fn json(status: u16, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Reads the body (413 over the limit) and parses it as the route's request model (422 with
+/// FastAPI's details when it does not fit).
+pub async fn read_request<T: Model>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_body(headers, body, limit).await?;
+    parse_request(&bytes)
+}
+
+/// Reads the whole body, refusing one over the limit with 413 (early, from Content-Length,
+/// when the client announces it).
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::detail(
+            413,
+            &format!("Request body too large: the limit is {limit} bytes"),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// Runs `f` on the blocking pool (a write waits for an fsync, a search scans vectors): a task
+/// that died is a 500 naming `what`.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::plain(500, &format!("{what} failed: {e}"))))
+}
