@@ -96,3 +96,36 @@ fn unknown_keys_warn_and_unknown_types_fail() {
         r.stderr
     );
 }
+
+#[test]
+fn an_unknown_log_level_is_refused_with_the_levels() {
+    let (_tmp, repo) = demo_repo();
+    let r = run(&repo, &["--log-level", "verbose", "plan"]).failure();
+    assert!(
+        r.stderr
+            .contains("[possible values: critical, error, warning, info, debug]"),
+        "{}",
+        r.stderr
+    );
+    // Python's logging takes any case; so do we.
+    run(&repo, &["--log-level", "DEBUG", "plan"]).success();
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let (_tmp, repo) = demo_repo();
+    run(&repo, &["apply"]).success();
+    for args in [&["registry-dump"][..], &["feature-views", "list"]] {
+        let mut child = edgefeat(&repo)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // `| head -0`: the read end closes before the first write.
+        drop(child.stdout.take());
+        let r = finish(child.wait_with_output().expect("the binary ends"));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+    }
+}

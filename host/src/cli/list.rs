@@ -1,6 +1,8 @@
 //! The listing commands (`entities list`, `feature-views list`, ...) and `registry-dump`,
 //! printed as Feast prints them: a plain table with upper-case headers.
 
+use std::io::Write;
+
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -27,26 +29,39 @@ enum ListAction {
     },
 }
 
+/// Writes `text` to stdout. Unlike `println!`, which panics when the reader has gone
+/// (`edgefeat registry-dump | head -1` on a large registry), a closed pipe comes back as an
+/// error that `main` turns into a quiet exit.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Prints rows under headers, columns padded to their widest cell, two spaces apart.
-fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+fn print_table(headers: &[&str], rows: Vec<Vec<String>>) -> Result<()> {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let mut text = String::new();
+    let mut line = |cells: Vec<String>| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        text.push_str(padded.join("  ").trim_end());
+        text.push('\n');
     };
     line(headers.iter().map(|h| h.to_string()).collect());
     for row in rows {
         line(row);
     }
+    emit(&text)
 }
 
 fn describe<T: Serialize>(
@@ -55,10 +70,7 @@ fn describe<T: Serialize>(
     name: &str,
 ) -> Result<()> {
     match map.get(name) {
-        Some(obj) => {
-            println!("{}", serde_json::to_string_pretty(obj)?);
-            Ok(())
-        }
+        Some(obj) => emit(&format!("{}\n", serde_json::to_string_pretty(obj)?)),
         None => bail!("{kind} `{name}` is not in the registry"),
     }
 }
@@ -80,8 +92,7 @@ macro_rules! list_or_describe {
                     print_table(
                         &$headers,
                         r.$field.values().map(|o| row(&r, &o.spec)).collect(),
-                    );
-                    Ok(())
+                    )
                 }
             }
         }
@@ -206,15 +217,11 @@ pub(super) fn feature_views(config: &RepoConfig, cmd: &ListCommand) -> Result<()
             "OnDemandFeatureView".to_string(),
         ]
     }));
-    print_table(&["NAME", "ENTITIES", "TYPE"], rows);
-    Ok(())
+    print_table(&["NAME", "ENTITIES", "TYPE"], rows)
 }
 
 /// `registry-dump`: the whole registry as JSON.
 pub(super) fn registry_dump(config: &RepoConfig) -> Result<()> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&require_registry(config)?)?
-    );
-    Ok(())
+    let text = serde_json::to_string_pretty(&require_registry(config)?)?;
+    emit(&format!("{text}\n"))
 }

@@ -38,8 +38,15 @@ pub struct Cli {
     )]
     pub feature_store_yaml: Option<PathBuf>,
 
-    /// Log level: error, warning, info or debug.
-    #[arg(long, global = true, default_value = "warning", value_name = "LEVEL")]
+    /// Log level: critical, error, warning, info or debug (any case, as Python's logging).
+    #[arg(
+        long,
+        global = true,
+        default_value = "warning",
+        value_name = "LEVEL",
+        ignore_case = true,
+        value_parser = ["critical", "error", "warning", "info", "debug"]
+    )]
     pub log_level: String,
 
     /// What to do.

@@ -69,6 +69,7 @@ fn init_logging(level: &str) {
         "error" | "critical" => tracing::Level::ERROR,
         "info" => tracing::Level::INFO,
         "debug" => tracing::Level::DEBUG,
+        // "warning": clap admits only the levels above.
         _ => tracing::Level::WARN,
     };
     let _ = tracing_subscriber::fmt()

@@ -174,7 +174,7 @@ impl PluginEngine {
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let compat = format!("wasmtime-48.0.8-{:016x}", h.finish());
-        start_ticker(&engine);
+        start_ticker(&engine)?;
         Ok(PluginEngine {
             inner: Arc::new(Inner {
                 engine,
@@ -294,10 +294,16 @@ fn config(limits: PluginLimits, pooling: bool) -> Config {
     c
 }
 
+/// The epoch ticker could not start: without it no deadline ever fires, so a plugin stuck in a
+/// loop would hold its thread forever. The server refuses to start rather than run so.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the plugin deadline ticker ({0}): refusing to run plugins without deadlines")]
+pub struct NoDeadlines(std::io::Error);
+
 /// Advances the epoch every [`EPOCH_TICK`] for as long as the engine lives.
-fn start_ticker(engine: &Engine) {
+fn start_ticker(engine: &Engine) -> Result<(), NoDeadlines> {
     let weak = engine.weak();
-    let _ = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("plugin-epoch".into())
         .spawn(move || {
             while let Some(engine) = weak.upgrade() {
@@ -305,5 +311,7 @@ fn start_ticker(engine: &Engine) {
                 drop(engine);
                 std::thread::sleep(EPOCH_TICK);
             }
-        });
+        })
+        .map(drop)
+        .map_err(NoDeadlines)
 }

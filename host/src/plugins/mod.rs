@@ -23,7 +23,7 @@ pub use columns::{
     HostColumn, PluginField, PluginInfo, PluginType, to_feature_value, to_plugin_value,
     to_plugin_value_checked,
 };
-pub use engine::{EPOCH_TICK, PluginEngine, PluginLimits};
+pub use engine::{EPOCH_TICK, NoDeadlines, PluginEngine, PluginLimits};
 pub use host::{LoadedPlugin, PluginHost, PluginStatus, Validator};
 pub use transform::{CallError, TransformPlugin};
 pub use watch::{PluginWatcher, watch_plugins};

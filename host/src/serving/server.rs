@@ -105,6 +105,8 @@ impl FeatureServer {
         let options = serving_options(&config);
         let plugins = match PluginEngine::new(config.plugins.limits) {
             Ok(engine) => Some(Arc::new(crate::plugins::transform_host(engine, &config))),
+            // Plugins without deadlines are worse than no server: fail the start.
+            Err(e) if e.is::<crate::plugins::NoDeadlines>() => return Err(e),
             Err(e) => {
                 tracing::error!("on demand feature views are unavailable: {e:#}");
                 None
