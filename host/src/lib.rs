@@ -18,3 +18,6 @@ pub mod serving;
 pub mod types;
 pub mod vector;
 pub mod watch;
+
+#[cfg(test)]
+mod layers_tests;

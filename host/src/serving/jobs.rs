@@ -3,8 +3,6 @@
 //! run itself. A run reads Parquet and writes the store for seconds: a front runs it on a small
 //! pool of its own, off its request threads.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
@@ -25,37 +23,6 @@ pub fn max_workers() -> usize {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(2)
         .max(1)
-}
-
-/// The views currently being materialized by this server.
-#[derive(Default)]
-pub(crate) struct Running {
-    views: std::sync::Mutex<BTreeSet<String>>,
-}
-
-impl Running {
-    /// Marks `views` as materializing; with `force`, even those already marked. Refused with
-    /// the views already running.
-    fn claim(&self, views: &[String], force: bool) -> Result<(), Vec<String>> {
-        let mut running = self.views.lock().unwrap_or_else(|p| p.into_inner());
-        let busy: Vec<String> = views
-            .iter()
-            .filter(|v| running.contains(*v))
-            .cloned()
-            .collect();
-        if !busy.is_empty() && !force {
-            return Err(busy);
-        }
-        running.extend(views.iter().cloned());
-        Ok(())
-    }
-
-    fn release(&self, views: &[String]) {
-        let mut running = self.views.lock().unwrap_or_else(|p| p.into_inner());
-        for v in views {
-            running.remove(v);
-        }
-    }
 }
 
 /// A request timestamp, read leniently; a bad one is a 500 with the parser's message, as Feast.

@@ -10,6 +10,7 @@ pub mod jobs;
 mod online;
 pub mod render;
 pub mod response;
+mod running;
 pub mod search;
 pub mod server;
 mod transform;

@@ -25,8 +25,8 @@ use crate::registry::{
 };
 use crate::repo::{AuthConfig, RepoConfig};
 use crate::serving::error::ServingError;
-use crate::serving::jobs::Running;
 use crate::serving::response::OnlineResponse;
+use crate::serving::running::Running;
 use crate::serving::search::{SearchRequest, search};
 use crate::serving::{OnlineRequest, Plan, ServingOptions, Snapshot, serve_plan};
 use crate::vector::index::Indexes;
