@@ -1,5 +1,5 @@
-//! Durable file writes shared by everything that persists: the registry, generated data, and
-//! (later) offline pushes.
+//! Durable file writes shared by everything that persists: the registry, generated data,
+//! offline pushes and the compiled-plugin cache.
 
 use std::fs::File;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! edgefeat: a WASM-pluggable edge feature server, wire-compatible with Feast's feature server.
 //!
 //! The library holds everything the `edgefeat` binary does, so that tests and benches can
-//! drive the same code the CLI runs. See `DESIGN.md` for the architecture; each module's
+//! drive the same code the CLI runs. See `ARCHITECTURE.md` for the architecture; each module's
 //! doc says which part of it the module owns.
 #![deny(missing_docs)]
 

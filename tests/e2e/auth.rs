@@ -296,7 +296,8 @@ fn permissions_decide_per_role_and_view() {
         permission_error(&post(&server, "/get-online-features", Some(&nobody), READ)),
         "Permission error:\nPermission readers denied execution of ['READ_ONLINE'] to FeatureView:driver_hourly_stats: Requires roles ['reader']"
     );
-    // The search routes check READ_ONLINE on the same views (spec §9.5), before searching.
+    // The search routes check READ_ONLINE on the same views, before searching
+    // (docs/feast-compat.md#what-each-route-checks).
     let search = r#"{"features":["driver_hourly_stats:conv_rate"],"query":[1.0]}"#;
     for route in ["/search", "/retrieve-online-documents"] {
         assert_eq!(

@@ -15,7 +15,8 @@ fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, repo)
 }
 
-/// One pushed row for a driver, with the demo's columns (spec §11.5 step 5).
+/// One pushed row for a driver, with the demo's columns
+/// (docs/feast-compat.md#the-seed-push-example).
 fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
     format!(
         r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[{driver}],"event_timestamp":["{ts}"],"created":["{ts}"],"conv_rate":[{conv_rate}],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{{"vehicle_type":"truck","rating":"4.9"}}],"driver_config":["{{\"max_distance_km\": 50}}"],"driver_profile":[{{"name":"pushed","age":"40"}}]}},"to":"online"}}"#

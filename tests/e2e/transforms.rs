@@ -97,7 +97,8 @@ fn a_seed_push_is_read_back_through_driver_activity_v3() {
     let (_tmp, repo) = demo_repo();
     run(&repo, &["apply"]).success();
     let server = Server::start(&repo, &[]);
-    // The seed's push example (spec §11.5 step 5), with the demo's columns.
+    // The seed's push example, with the demo's columns
+    // (docs/feast-compat.md#the-seed-push-example).
     let r = server.post_json(
         "/push",
         r#"{"push_source_name":"driver_stats_push_source","df":{"driver_id":[1001],"event_timestamp":["2026-11-24 10:59:42+00:00"],"created":["2026-11-24 10:59:42+00:00"],"conv_rate":[1.0],"acc_rate":[1.0],"avg_daily_trips":[1000],"driver_metadata":[{"vehicle_type":"truck","rating":"4.9"}],"driver_config":["{\"max_distance_km\": 50}"],"driver_profile":[{"name":"pushed","age":"40"}]},"to":"online"}"#,

@@ -1,5 +1,7 @@
 //! From an `Authorization` header to a token, and from verified claims to a [`Principal`],
-//! exactly as Feast's REST token extractor and OIDC parser do (spec §9.2).
+//! exactly as Feast's REST token extractor and OIDC parser do
+//! (`permissions/server/rest_token_extractor.py`, `permissions/auth/oidc_token_parser.py`;
+//! see docs/feast-compat.md#token-parsing).
 
 use std::sync::Arc;
 

@@ -3,7 +3,8 @@
 //!
 //! Nothing here knows HTTP: the HTTP layer hands over the `Authorization` header value and
 //! gets a [`Principal`] or an [`AuthError`] back, then asks the [`permissions::Authorizer`]
-//! about the resources a route resolved, and renders the answer as Feast does (spec §9).
+//! about the resources a route resolved, and renders the answer as Feast does
+//! (docs/feast-compat.md#permission-enforcement).
 
 pub mod claims;
 pub mod crypto;

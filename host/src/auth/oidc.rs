@@ -1,5 +1,5 @@
 //! OIDC bearer tokens: verify a JWT against the issuer's keys, check its times, issuer and
-//! audience, and read the caller's identity from its claims (spec §9.2).
+//! audience, and read the caller's identity from its claims (docs/feast-compat.md#token-parsing).
 //!
 //! Verified tokens are remembered by their SHA-256 until they expire, so a client that sends
 //! the same token with every request pays for the signature check once: a hit costs a hash

@@ -1,4 +1,5 @@
-//! Feast's permission enforcement (spec §4.7, §9.3, §9.4): which permissions cover a resource
+//! Feast's permission enforcement (`permissions/enforcer.py`, `matcher.py` and `policy.py`; see
+//! docs/feast-compat.md#permission-enforcement): which permissions cover a resource
 //! and an action, and whether any of them lets the principal in, with Feast's error messages.
 //!
 //! An [`Authorizer`] belongs to one registry version: its permissions are compiled once

@@ -1,5 +1,5 @@
-//! Which registry objects a request touches, per route (spec §9.5), in the order Feast checks
-//! them: the first one denied is the one reported.
+//! Which registry objects a request touches, per route, in the order Feast checks them: the
+//! first one denied is the one reported (docs/feast-compat.md#what-each-route-checks).
 
 use crate::auth::Resource;
 use crate::registry::{OdfvSource, Registry, ResourceType};

@@ -1,4 +1,4 @@
-//! Error responses in the exact shapes Feast's FastAPI server writes (spec §0, §0.1, §3.9).
+//! Error responses in the exact shapes Feast's server writes (docs/feast-compat.md#error-bodies).
 //!
 //! Clients parse these bodies: the Feast SDK re-raises the exception named in a double-encoded
 //! envelope, other clients read FastAPI's `{"detail": ...}`. So each constructor reproduces the
@@ -25,7 +25,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A `FeastError`: Feast's double-encoded envelope (spec §0.1). The body is a JSON *string*
+    /// A `FeastError` (docs/feast-compat.md#error-bodies). The body is a JSON *string*
     /// whose content is Python's `json.dumps({"module": "feast.errors", "class": class,
     /// "message": message})` (see [`python_json_dumps`]), and that string is JSON-encoded again
     /// the way Starlette's `JSONResponse` does (compact, no ASCII escaping). The SDK decodes it

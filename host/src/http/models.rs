@@ -1,5 +1,5 @@
-//! The request bodies of Feast's feature server (spec §1.1) and their validation, answering a
-//! bad request exactly as FastAPI + pydantic v2 do (spec §0).
+//! The request bodies of Feast's `feature_server.py` and their validation, answering a bad
+//! request exactly as FastAPI + pydantic v2 do (docs/feast-compat.md#request-models).
 //!
 //! Feast's server reads a body in three steps, and each leaves its mark on the 422 a client
 //! gets back: FastAPI decodes the bytes with Python's `json.loads` (a syntax error becomes one
@@ -131,7 +131,7 @@ pub struct GetOnlineFeaturesRequest {
     pub features: Vec<String>,
     /// Name output columns `view__feature`. Default `false`.
     pub full_feature_names: bool,
-    /// Accepted and ignored on the wire (spec §14 #6). Default `false`.
+    /// Accepted and ignored (docs/feast-compat.md#version-metadata-flag). Default `false`.
     pub include_feature_view_version_metadata: bool,
 }
 

@@ -111,8 +111,9 @@ pub fn skipped_odfvs(registry: &Registry, names: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Where an incremental materialization of `view` starts (spec §6.2): the end of its last
-/// materialized window; else `now - ttl`; else (no ttl) `now - 52 weeks`.
+/// Where an incremental materialization of `view` starts, as in Feast's
+/// `FeatureStore.materialize_incremental` (docs/feast-compat.md#incremental-start): the end of its
+/// last materialized window; else `now - ttl`; else (no ttl) `now - 52 weeks`.
 pub fn incremental_start(view: &Stored<FeatureView>, now: DateTime<Utc>) -> DateTime<Utc> {
     if let Some(end) = view
         .meta

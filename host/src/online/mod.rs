@@ -1,9 +1,9 @@
 //! The online store: where materialized and pushed rows are kept for serving.
 //!
-//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store here, and
-//! later WASM store adapters. It is synchronous on purpose: a read is a few microseconds of
-//! memory-mapped lookups, cheaper than any async machinery around it, and a server calls it
-//! from its own threads.
+//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`)
+//! and the WebAssembly store adapters of `type: plugin` (`plugin.rs`). It is synchronous on
+//! purpose: a read is a few microseconds of memory-mapped lookups, cheaper than any async
+//! machinery around it, and a server calls it from its own threads.
 
 mod changes;
 pub mod kv;

@@ -11,7 +11,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use crate::plugins::host::PluginHost;
 
 /// How long events settle before a rescan: a temp-file-and-rename deploy sends 3-5 events
-/// within a few milliseconds (shared/notes/wasm-host.md §5).
+/// within a few milliseconds (docs/plugins.md#measured).
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Keeps the watch alive; dropping it stops the OS events. The poll stops with the host.

@@ -1,6 +1,7 @@
-//! The registry model, mirroring Feast's protos (spec §4) field for field where we have a
-//! use for the field. Every object is a `spec` (what the definitions say) plus a [`Meta`]
-//! (what the registry knows about its history), so `apply` can compare specs alone.
+//! The registry model, mirroring Feast's protos (`protos/feast/core/`, summarized in
+//! docs/feast-compat.md#registry-model) field for field where we have a use for the field.
+//! Every object is a `spec` (what the definitions say) plus a [`Meta`] (what the registry
+//! knows about its history), so `apply` can compare specs alone.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

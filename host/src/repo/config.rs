@@ -139,7 +139,7 @@ pub struct PluginsConfig {
     pub poll: Option<std::time::Duration>,
 }
 
-/// The `auth` section (spec §5, §9.1).
+/// The `auth` section (docs/feast-compat.md#auth-config).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthConfig {
     /// `type: no_auth`: no token is read and no permission is checked, as Feast without a

@@ -231,8 +231,10 @@ fn random_row(rng: &mut SplitMix64, event_timestamp: i64, driver_id: i64) -> Res
 }
 
 /// Serialises like Python's `json.dumps` with default separators (`", "` and `": "`), so the
-/// text matches what Feast writes; serde_json's compact form has no spaces. Keys come out
-/// sorted (serde_json's map is a BTreeMap), which matches Feast's insertion order here.
+/// text matches what Feast writes; serde_json's compact form has no spaces. Keys come out in
+/// the order the `json!` literal lists them (the workspace enables serde_json's
+/// `preserve_order`, so the map is an IndexMap); that literal lists them as Feast inserts
+/// them, which here is also sorted order.
 fn python_json(value: &serde_json::Value) -> Result<String> {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);

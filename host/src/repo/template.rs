@@ -1,6 +1,7 @@
-//! `edgefeat init`: a new repo equivalent to Feast's `local` template (spec §11): the driver
-//! entity, its two feature views, the push and request sources, the two on-demand views, the
-//! three feature services, and a generated `data/driver_stats.parquet`. With `--template rag`,
+//! `edgefeat init`: a new repo equivalent to Feast's `local` template
+//! (docs/feast-compat.md#the-local-template): the driver entity, its two feature views, the push
+//! and request sources, the two on-demand views, the three feature services, and a generated
+//! `data/driver_stats.parquet`. With `--template rag`,
 //! a documents view with a vector field and `data/documents.parquet` instead (see
 //! [`crate::repo::rag_data`]).
 

@@ -2,16 +2,17 @@
 //! Python's `repr` of strings for messages that must read like Feast's.
 //!
 //! Feast converts each entity value by the join key's declared dtype, not by its JSON type
-//! (spec §3.2): an Int64 key applies `int(x)`, so `"1001"`, `1001.0` and `true` all become
-//! integers; a String key applies `str(x)`, so `1001` becomes `"1001"`. A client that sends ids
-//! as strings (JavaScript clients often do, to keep 64-bit precision) must get the same rows
-//! here as from Feast.
+//! (docs/feast-compat.md#entity-coercion): an Int64 key applies `int(x)`, so `"1001"`,
+//! `1001.0` and `true` all become integers; a String key applies `str(x)`, so `1001` becomes
+//! `"1001"`. A client that sends ids as strings (JavaScript clients often do, to keep 64-bit
+//! precision) must get the same rows here as from Feast.
 
 use crate::serving::render::write_python_float;
 use crate::types::{DType, Value};
 
 /// Converts a JSON entity value to the join key's declared dtype, with Python's semantics
-/// (Feast applies `int()`/`str()` by the entity column dtype, not by the JSON type, spec §3.2).
+/// (Feast applies `int()`/`str()` by the entity column dtype, not by the JSON type; see
+/// docs/feast-compat.md#entity-coercion).
 ///
 /// * Int64, Int32, UnixTimestamp: Python `int(x)`. Integers stay; floats truncate toward zero;
 ///   `true`/`false` are 1/0; strings must be Python int literals (`" -1_001 "` is fine,

@@ -1,6 +1,7 @@
 //! `get_online_features`: resolve the refs (once per registry version), classify and coerce
 //! the request's entity columns, read each view's rows in one snapshot, and assemble Feast's
-//! columnar response (spec §3).
+//! columnar response, as Feast's `FeatureStore.get_online_features` does
+//! (docs/feast-compat.md#feature-resolution and the sections after it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -658,7 +659,7 @@ pub fn serve_plan(
     Ok(response)
 }
 
-/// The number of entity rows; every column must have it (spec §3.2).
+/// The number of entity rows; every column must have it (docs/feast-compat.md#entity-coercion).
 fn entity_row_count(entities: &[(String, Vec<serde_json::Value>)]) -> Result<usize, ServingError> {
     let Some((_, first)) = entities.first() else {
         return Err(ServingError::Other(

@@ -101,7 +101,7 @@ fn write_column(
     Ok(())
 }
 
-/// Appends the JSON rendering of one value (spec §3.5).
+/// Appends the JSON rendering of one value (docs/feast-compat.md#value-rendering).
 pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), RenderError> {
     write_value_at(value, 0, out)
 }
@@ -117,7 +117,8 @@ fn write_value_at(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), 
         Value::Double(v) => write_python_float(*v, out)?,
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        // A JSON feature is its text inside a string, not an embedded object (spec §3.5).
+        // A JSON feature is its text inside a string, not an embedded object, as Feast's
+        // `_value_to_native` renders it (docs/feast-compat.md#value-rendering).
         Value::String(s) | Value::Json(s) => write_json_str(s, out),
         Value::Bytes(b) => write_base64(b, out),
         Value::List(items) => {
@@ -492,7 +493,8 @@ impl TimestampWriter {
     }
 
     fn write(&mut self, micros: i64, out: &mut Vec<u8>) {
-        // Join keys, request data, ODFV outputs and misses all carry the epoch (spec §3.7).
+        // Join keys, request data, ODFV outputs and misses all carry the epoch
+        // (docs/feast-compat.md#event-timestamps).
         if micros == 0 {
             out.extend_from_slice(b"\"1970-01-01T00:00:00Z\"");
             return;

@@ -1,4 +1,5 @@
-//! The protocol-free result of `get_online_features`: Feast's columnar response (spec §3.3).
+//! The protocol-free result of `get_online_features`: Feast's columnar response
+//! (docs/feast-compat.md#response-shape).
 
 use crate::types::Value;
 

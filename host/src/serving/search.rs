@@ -1,5 +1,6 @@
-//! Document search (`/search`, `/retrieve-online-documents`, spec §2.5): the query embedding
-//! against one feature view's vector field, exact top-k, with Feast's two response shapes.
+//! Document search (`/search`, `/retrieve-online-documents`; docs/feast-compat.md#search):
+//! the query embedding against one feature view's vector field, exact top-k, with Feast's two
+//! response shapes.
 //!
 //! * **v1** (`api_version` 1, Feast's `retrieve_online_documents`): only the requested names
 //!   among the view's join keys, its vector field and `distance` are returned, in request

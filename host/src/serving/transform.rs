@@ -1,4 +1,5 @@
-//! On-demand feature views at read time (spec §3.8): build one columnar batch per request from
+//! On-demand feature views at read time, as Feast's `on_demand_feature_view.py` computes them
+//! (docs/feast-compat.md#on-demand-feature-views): build one columnar batch per request from
 //! the join keys, the request data and the source views' rows, call the view's plugin once,
 //! and cast its outputs to the view's declared dtypes.
 

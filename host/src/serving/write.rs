@@ -1,5 +1,5 @@
 //! Online writes of a columnar dataframe (what `/push` and `/write-to-online-store` receive):
-//! Feast's rules of spec §7.2, then one atomic, durable write per view.
+//! Feast's rules (docs/feast-compat.md#write-rules), then one atomic, durable write per view.
 
 use serde_json::Value as Json;
 
@@ -39,7 +39,8 @@ pub fn columns_of(df: &serde_json::Map<String, Json>) -> Result<Columns, Serving
 }
 
 /// Which timestamp columns a write may use besides the view's source's own names: the Feast
-/// SDK's remote store always sends `event_timestamp` and `created` (spec §14 #12).
+/// SDK's remote store always sends `event_timestamp` and `created`
+/// (docs/feast-compat.md#remote-store-timestamp-names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampNames {
     /// Only the batch source's `timestamp_field` / `created_timestamp_column` (`/push`).

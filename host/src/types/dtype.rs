@@ -153,7 +153,8 @@ impl DType {
     }
 
     /// Whether values of this dtype can be part of an entity key. Serialization v3 only
-    /// encodes these (spec §10.2); anything else would fail at the first read.
+    /// encodes these (docs/feast-compat.md#value-types-and-entity-keys); anything else would
+    /// fail at the first read.
     pub fn is_key_type(&self) -> bool {
         matches!(
             self,
