@@ -8,6 +8,8 @@
 //! locks apart. Without the wasm32-wasip2 target the build still succeeds: the binary embeds
 //! nothing, `init` says how to get the plugin, and the demo's transform answers that its plugin
 //! is missing. `scripts/demo` and `scripts/test` install the target first.
+// A build script that cannot read its environment should stop the build, loudly.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

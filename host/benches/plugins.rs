@@ -3,6 +3,8 @@
 //! the conversion of host values to WIT columns and back; and a 3-key read through the
 //! example store adapter over host-kv on LMDB (and on Redis, when redis-server is installed)
 //! against the built-in LMDB store, in the same run.
+// Benchmark and example code: a panic is a failed run, not a crashed server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgefeat::plugins::{HostColumn, PluginEngine, PluginHost, PluginLimits, PluginType};

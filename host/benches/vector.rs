@@ -4,6 +4,8 @@
 //! catch-up after one write).
 //!
 //!   cargo bench -p edgefeat --bench vector
+// Benchmark and example code: a panic is a failed run, not a crashed server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 

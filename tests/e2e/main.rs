@@ -1,4 +1,6 @@
 //! End-to-end tests: they run the real `edgefeat` binary, built from this checkout.
+// Test code, helpers included: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
 mod cli_apply;

@@ -106,6 +106,7 @@ pub fn diff_and_merge(
     );
     // Projects are never deleted by an apply: the registry holds exactly one.
     changes.retain(|c| !(c.object == ObjectKind::Project && c.change == ChangeKind::Deleted));
+    #[allow(clippy::expect_used)] // an invariant of the lines above, not input
     let project = project
         .pop_first()
         .map(|(_, p)| p)
