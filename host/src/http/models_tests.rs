@@ -2,6 +2,8 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::pycompat::json_scan::python_json_error;
+use crate::pycompat::pydantic::{INT_FROM_FLOAT, INT_PARSING, INT_PARSING_SIZE, INT_TYPE};
 
 /// The exact 422 body for a request, as text.
 fn body_of<T: Model + std::fmt::Debug>(input: &[u8]) -> String {
