@@ -2,10 +2,21 @@ use std::fs::File;
 use std::sync::Arc;
 
 use super::*;
+use crate::types::Value;
+use crate::types::json::python_float_str;
 use arrow_array::builder::{
     Int64Builder, ListBuilder, MapBuilder, NullBufferBuilder, StringBuilder,
 };
 use arrow_array::types::UInt16Type;
+use arrow_array::types::{Float16Type, Float32Type, Int8Type, Int32Type, Int64Type, UInt64Type};
+use arrow_array::{
+    Array, BinaryArray, BinaryViewArray, BooleanArray, Date32Array, Date64Array,
+    FixedSizeBinaryArray, FixedSizeListArray, Float16Array, Float32Array, Float64Array, Int8Array,
+    Int16Array, Int32Array, Int64Array, LargeBinaryArray, LargeListArray, LargeListViewArray,
+    LargeStringArray, ListArray, ListViewArray, StringArray, StringViewArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+};
 use arrow_array::{
     ArrayRef, ArrowPrimitiveType, Decimal128Array, DictionaryArray, NullArray, RecordBatch,
     StructArray,
