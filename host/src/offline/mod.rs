@@ -3,5 +3,7 @@
 pub mod arrow;
 pub mod convert;
 pub mod materialize;
+pub mod parts;
 pub mod push;
+mod push_columns;
 pub mod source;
