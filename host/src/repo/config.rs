@@ -6,15 +6,16 @@
 //! Feast carries keys we have no use for; an unknown `type` fails, because silently serving from
 //! a store other than the one configured would be worse than not starting.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use super::config_env::{YAML_BASE64_ENV, expand_vars};
+use super::config_raw::{
+    RawAuth, RawConfig, RawKv, RawOnlineStore, RawPlugins, RawRegistry, RawSize,
+    unknown_key_warnings,
+};
+use crate::online::kv::redis_url::redis_urls;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
-use serde::Deserialize;
-
-/// The environment variable that carries the whole file, base64-encoded.
-pub const YAML_BASE64_ENV: &str = "FEATURE_STORE_YAML_BASE64";
 
 /// The online store types this build can serve from.
 pub const ONLINE_STORE_TYPES: [&str; 2] = ["lmdb", "plugin"];
@@ -185,22 +186,6 @@ pub struct OidcConfig {
     pub roles_claim: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
-struct RawAuth {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    auth_discovery_url: Option<String>,
-    client_id: Option<String>,
-    audience: Option<String>,
-    issuer: Option<String>,
-    jwks_path: Option<String>,
-    jwks_cache_lifespan_seconds: Option<u64>,
-    jwks_request_timeout_seconds: Option<u64>,
-    verify_ssl: Option<bool>,
-    ca_cert_path: Option<String>,
-    roles_claim: Option<String>,
-}
-
 impl RawAuth {
     fn into_config(self, repo_path: &Path, origin: &str) -> Result<AuthConfig> {
         let kind = self.kind.unwrap_or_else(|| "no_auth".to_string());
@@ -256,200 +241,6 @@ impl RawAuth {
 
 /// The default `map_size`: 1 GiB of address space (not of disk).
 pub const DEFAULT_MAP_SIZE: u64 = 1 << 30;
-
-#[derive(Deserialize)]
-struct RawConfig {
-    project: Option<String>,
-    project_description: Option<String>,
-    registry: Option<RawRegistry>,
-    provider: Option<String>,
-    online_store: Option<RawOnlineStore>,
-    offline_store: Option<RawTyped>,
-    entity_key_serialization_version: Option<u32>,
-    auth: Option<RawAuth>,
-    feature_server: Option<serde_json::Value>,
-    plugins: Option<RawPlugins>,
-}
-
-#[derive(Deserialize)]
-struct RawPlugins {
-    path: Option<String>,
-    cache_dir: Option<String>,
-    memory_limit: Option<RawSize>,
-    timeout_ms: Option<u64>,
-    poll_interval_seconds: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawRegistry {
-    Path(String),
-    Map {
-        registry_type: Option<String>,
-        path: Option<String>,
-        cache_ttl_seconds: Option<u64>,
-    },
-}
-
-#[derive(Deserialize)]
-struct RawOnlineStore {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    path: Option<String>,
-    map_size: Option<RawSize>,
-    write_policy: Option<String>,
-    plugin: Option<String>,
-    config: Option<BTreeMap<String, RawScalar>>,
-    kv: Option<RawKv>,
-    allow_connect: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct RawKv {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    path: Option<String>,
-    map_size: Option<RawSize>,
-    connection_string: Option<String>,
-    redis_type: Option<String>,
-    timeout_ms: Option<u64>,
-}
-
-/// A scalar of a free-form map, kept as the text the adapter will get.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawScalar {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl RawScalar {
-    fn into_text(self) -> String {
-        match self {
-            RawScalar::Bool(b) => b.to_string(),
-            RawScalar::Int(i) => i.to_string(),
-            RawScalar::Float(f) => f.to_string(),
-            RawScalar::Text(t) => t,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawSize {
-    Bytes(u64),
-    Text(String),
-}
-
-#[derive(Deserialize)]
-struct RawTyped {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-}
-
-/// Keys known per section, for the unknown-key warnings. Feast's own keys are listed even
-/// where edgefeat ignores them, so a Feast file loads without noise.
-const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "project",
-            "project_description",
-            "registry",
-            "provider",
-            "online_store",
-            "offline_store",
-            "batch_engine",
-            "entity_key_serialization_version",
-            "auth",
-            "feature_server",
-            "materialization",
-            "coerce_tz_aware",
-            "flags",
-            "repo_path",
-            "embedding_model",
-            "openlineage",
-            "mlflow",
-            "data_quality_monitoring",
-            // edgefeat's own
-            "plugins",
-        ],
-    ),
-    (
-        "plugins",
-        &[
-            "path",
-            "cache_dir",
-            "memory_limit",
-            "timeout_ms",
-            "poll_interval_seconds",
-        ],
-    ),
-    (
-        "registry",
-        &[
-            "registry_type",
-            "path",
-            "cache_ttl_seconds",
-            "cache_mode",
-            "enable_online_feature_view_versioning",
-        ],
-    ),
-    (
-        "online_store",
-        &[
-            "type",
-            "path",
-            "map_size",
-            "write_policy",
-            "plugin",
-            "config",
-            "kv",
-            "allow_connect",
-        ],
-    ),
-    ("offline_store", &["type"]),
-    (
-        "auth",
-        &[
-            "type",
-            "auth_discovery_url",
-            "client_id",
-            "verify_ssl",
-            "ca_cert_path",
-            "audience",
-            "issuer",
-            "jwks_cache_lifespan_seconds",
-            "jwks_request_timeout_seconds",
-            "jwks_path",
-            "roles_claim",
-            "client_secret",
-            "username",
-            "password",
-            "token",
-            "token_env_var",
-            "token_refresh_margin_seconds",
-        ],
-    ),
-    (
-        "feature_server",
-        &[
-            "type",
-            "enabled",
-            "metrics",
-            "feature_logging",
-            "offline_push_batching_enabled",
-            "offline_push_batching_batch_size",
-            "offline_push_batching_batch_interval_seconds",
-            "transformation_service_endpoint",
-            // edgefeat's own
-            "enforce_ttl",
-            "max_request_body_bytes",
-        ],
-    ),
-];
 
 impl RepoConfig {
     /// Loads the config of the repo at `repo_path`. `yaml_path` overrides where the file is
@@ -700,36 +491,6 @@ pub fn check_project_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn unknown_key_warnings(doc: &serde_json::Value, origin: &str) -> Vec<String> {
-    let known: BTreeMap<&str, &[&str]> = KNOWN_KEYS.iter().copied().collect();
-    let mut out = Vec::new();
-    let mut check = |section: &str, value: &serde_json::Value| {
-        let (Some(map), Some(keys)) = (value.as_object(), known.get(section)) else {
-            return;
-        };
-        for key in map.keys() {
-            if !keys.contains(&key.as_str()) {
-                let path = if section.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{section}.{key}")
-                };
-                out.push(format!(
-                    "{origin}: unknown key `{path}` ignored; known keys here: {}",
-                    keys.join(", ")
-                ));
-            }
-        }
-    };
-    check("", doc);
-    if let Some(map) = doc.as_object() {
-        for (section, value) in map {
-            check(section, value);
-        }
-    }
-    out
-}
-
 fn size_or_default(raw: Option<&RawSize>) -> Result<u64> {
     Ok(match raw {
         None => DEFAULT_MAP_SIZE,
@@ -814,133 +575,6 @@ fn kv_config(repo_path: &Path, raw: RawKv) -> Result<KvConfig> {
         timeout: std::time::Duration::from_millis(timeout_ms),
         display,
     }))
-}
-
-/// Feast's Redis `connection_string` (`host:port[,host:port...][,password=...][,ssl=true]
-/// [,db=N][,username=...]`) or `redis://` / `rediss://` URLs, as one URL per node, plus the
-/// nodes without credentials for messages.
-fn redis_urls(text: &str) -> Result<(Vec<String>, String)> {
-    let parts: Vec<&str> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    // TLS would pull a second TLS stack configuration into the redis client; refused clearly
-    // until it is built, rather than failing at the first connection.
-    let tls = "TLS to Redis (ssl=true, rediss://) is not supported yet: reach Redis over a private network or a local TLS tunnel";
-    if parts.iter().any(|p| p.starts_with("rediss://")) {
-        bail!("{tls}");
-    }
-    if parts.iter().all(|p| p.starts_with("redis://")) && !parts.is_empty() {
-        let display = parts
-            .iter()
-            .map(|u| {
-                u.rsplit('@')
-                    .next()
-                    .unwrap_or(u)
-                    .trim_start_matches("redis://")
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        return Ok((parts.iter().map(|p| p.to_string()).collect(), display));
-    }
-    let (mut nodes, mut password, mut username, mut ssl, mut db) =
-        (Vec::new(), None, None, false, 0u32);
-    for part in parts {
-        match part.split_once('=') {
-            Some(("password", v)) => password = Some(v.to_string()),
-            Some(("username", v)) => username = Some(v.to_string()),
-            Some(("ssl", v)) => {
-                ssl = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
-            }
-            Some(("db", v)) => {
-                db = v
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("db `{v}` is not a number"))?
-            }
-            Some((k, _)) => bail!("unknown option `{k}`; known: password, username, ssl, db"),
-            None => {
-                let (host, port) = part.rsplit_once(':').unwrap_or((part, "6379"));
-                let port: u16 = port
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("`{part}` is not host:port"))?;
-                nodes.push((host.to_string(), port));
-            }
-        }
-    }
-    if nodes.is_empty() {
-        bail!("names no server");
-    }
-    if ssl {
-        bail!("{tls}");
-    }
-    let auth = match (&username, &password) {
-        (_, None) => String::new(),
-        (u, Some(p)) => format!("{}:{}@", percent(u.as_deref().unwrap_or("")), percent(p)),
-    };
-    let urls = nodes
-        .iter()
-        .map(|(h, p)| format!("redis://{auth}{h}:{p}/{db}"))
-        .collect();
-    let display = nodes
-        .iter()
-        .map(|(h, p)| format!("{h}:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    Ok((urls, display))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986) for a URL's userinfo.
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// Expands `$VAR` and `${VAR}` like Python's `os.path.expandvars`: unknown variables and
-/// lone `$` signs are left exactly as written.
-pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (name, consumed) = if let Some(braced) = after.strip_prefix('{') {
-            match braced.find('}') {
-                Some(end) => (&braced[..end], end + 2),
-                None => ("", 0),
-            }
-        } else {
-            let end = after.find(|c| !is_name(c)).unwrap_or(after.len());
-            (&after[..end], end)
-        };
-        match (!name.is_empty() && name.chars().all(is_name))
-            .then(|| lookup(name))
-            .flatten()
-        {
-            Some(value) => {
-                out.push_str(&value);
-                rest = &after[consumed..];
-            }
-            None => {
-                out.push('$');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
