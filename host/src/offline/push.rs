@@ -39,10 +39,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use arrow_array::types::{Date32Type, Float64Type, Int32Type, TimestampMillisecondType, UInt8Type};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use chrono::{DateTime, Utc};
+use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
@@ -55,7 +53,6 @@ use super::push_columns::build_column;
 use crate::fsio::write_atomic;
 use crate::repo::source_schema::parquet_files;
 use crate::serving::coerce::python_str_list;
-use crate::types::time::parse_timestamp;
 
 /// Why an offline push failed. Every message says what to change: the pushed data (columns,
 /// values) or the source (no file yet), or reports the I/O failure with the path involved.

@@ -1,4 +1,8 @@
 use super::*;
+use crate::types::time::parse_timestamp;
+use arrow_array::types::{Date32Type, Float64Type, Int32Type, TimestampMillisecondType, UInt8Type};
+use arrow_schema::{DataType, Field, TimeUnit};
+use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
 
