@@ -36,7 +36,7 @@ pub fn write_atomic<T>(path: &Path, fill: impl FnOnce(&mut File) -> Result<T>) -
 }
 
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync directory {}", dir.display()))
@@ -44,7 +44,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Directories cannot be opened as files elsewhere; the rename is all there is.
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! The offline store: parquet sources, and materialization from them into the online store.
 
+pub mod arrow;
 pub mod convert;
 pub mod materialize;
+pub mod parts;
 pub mod push;
+mod push_columns;
 pub mod source;

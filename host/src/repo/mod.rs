@@ -2,6 +2,8 @@
 //! `edgefeat init` template.
 
 pub mod config;
+mod config_env;
+mod config_raw;
 pub mod definitions;
 pub mod diagnostics;
 pub mod driver_data;

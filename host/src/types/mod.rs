@@ -6,6 +6,7 @@ mod codec;
 mod dtype;
 mod duration;
 mod entity_key;
+pub mod json;
 pub mod time;
 mod value;
 

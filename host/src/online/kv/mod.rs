@@ -9,6 +9,7 @@
 
 mod lmdb;
 mod redis;
+pub(crate) mod redis_url;
 
 pub use self::lmdb::LmdbKv;
 pub use self::redis::RedisKv;

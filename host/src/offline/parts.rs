@@ -1,0 +1,104 @@
+//! The part-file naming contract of offline pushes (see `crate::offline::push`): where the
+//! parts of a source go, and the time-ordered, collision-free name of each new part.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+
+use crate::fsio::sync_dir;
+
+/// Where pushed parts of a source go (see module doc): the source itself if it is a
+/// directory, otherwise `<path>.parts` beside the file.
+pub fn parts_dir(source_path: &Path) -> PathBuf {
+    if source_path.is_dir() {
+        return source_path.to_path_buf();
+    }
+    // `with_file_name` rather than appending to the raw string, so a trailing `/` cannot turn
+    // this into a hidden `.parts` entry inside the path.
+    match source_path.file_name() {
+        Some(name) => {
+            let mut name = name.to_os_string();
+            name.push(".parts");
+            source_path.with_file_name(name)
+        }
+        None => {
+            let mut path = source_path.as_os_str().to_os_string();
+            path.push(".parts");
+            PathBuf::from(path)
+        }
+    }
+}
+
+/// Creates the parts directory if needed, and makes its creation durable: fsyncing the files
+/// inside a new directory does not persist the directory's own entry in its parent.
+pub(crate) fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// The last part timestamp this process used, in microseconds, so the next is later.
+static LAST_PART_MICROS: AtomicI64 = AtomicI64::new(i64::MIN);
+/// Feeds the name suffix, so two names from this process never hash alike.
+static PART_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh part path in `dir` (see module doc for the name).
+pub(crate) fn new_part_path(dir: &Path) -> anyhow::Result<PathBuf> {
+    // `write_atomic` replaces an existing file; a name collision would lose a part, so a name
+    // that exists (only possible if another process hit the same microsecond and suffix) is
+    // not used.
+    for _ in 0..16 {
+        let micros = next_micros();
+        let time = DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| anyhow!("the system clock is out of range"))?;
+        let name = format!(
+            "part-{}-{:08x}.parquet",
+            time.format("%Y%m%dT%H%M%S%.6fZ"),
+            suffix()
+        );
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(path);
+        }
+    }
+    Err(anyhow!(
+        "cannot find an unused part name in {}",
+        dir.display()
+    ))
+}
+
+/// Now, in microseconds, strictly after the previous value this process used.
+fn next_micros() -> i64 {
+    let now = Utc::now().timestamp_micros();
+    let mut last = LAST_PART_MICROS.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last.saturating_add(1));
+        match LAST_PART_MICROS.compare_exchange_weak(
+            last,
+            next,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+/// 32 bits that differ between processes (randomly keyed hasher, process id) and between
+/// calls (counter).
+fn suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(PART_COUNTER.fetch_add(1, Ordering::Relaxed));
+    // Truncation is the point: 8 hex digits.
+    h.finish() as u32
+}

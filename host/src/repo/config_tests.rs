@@ -1,0 +1,329 @@
+use super::*;
+
+fn load(text: &str) -> Result<RepoConfig> {
+    RepoConfig::from_text(Path::new("/repo"), text, "feature_store.yaml")
+}
+
+fn plugin_store(yaml: &str) -> Result<PluginStoreConfig> {
+    match load(&format!("project: p\nonline_store:\n{yaml}"))?.online_store {
+        OnlineStoreConfig::Plugin(p) => Ok(p),
+        other => panic!("not a plugin store: {other:?}"),
+    }
+}
+
+#[test]
+fn a_plugin_store_takes_its_adapter_config_kv_and_allow_list() {
+    let p = plugin_store(
+        "  type: plugin\n  plugin: my-adapter\n  config: {key_prefix: 'x:', key_ttl_seconds: 60, debug: true}\n  kv:\n    type: redis\n    connection_string: 'r1:7000,r2,password=p@ss word,db=2'\n    redis_type: redis_cluster\n    timeout_ms: 250\n  allow_connect: ['10.0.0.5:6379', '[::1]:7000']\n",
+    )
+    .unwrap();
+    assert_eq!(p.plugin, "my-adapter");
+    assert_eq!(
+        p.config,
+        [
+            ("debug".to_string(), "true".to_string()),
+            ("key_prefix".to_string(), "x:".to_string()),
+            ("key_ttl_seconds".to_string(), "60".to_string())
+        ]
+    );
+    assert_eq!(
+        p.kv,
+        Some(KvConfig::Redis(RedisConfig {
+            urls: vec![
+                "redis://:p%40ss%20word@r1:7000/2".to_string(),
+                "redis://:p%40ss%20word@r2:6379/2".to_string()
+            ],
+            cluster: true,
+            timeout: std::time::Duration::from_millis(250),
+            display: "r1:7000,r2:6379".to_string(),
+        }))
+    );
+    assert_eq!(p.allow_connect.len(), 2);
+}
+
+#[test]
+fn plugin_store_defaults_and_urls() {
+    let p = plugin_store("  type: plugin\n  plugin: a\n  kv: {type: lmdb}\n").unwrap();
+    assert_eq!(
+        p.kv,
+        Some(KvConfig::Lmdb(KvLmdbConfig {
+            path: "/repo/data/kv.lmdb".into(),
+            map_size: DEFAULT_MAP_SIZE
+        }))
+    );
+    assert!(p.config.is_empty() && p.allow_connect.is_empty());
+    let p = plugin_store("  type: plugin\n  plugin: a\n").unwrap();
+    assert_eq!(p.kv, None);
+    let p = plugin_store(
+        "  type: plugin\n  plugin: a\n  kv: {connection_string: 'redis://u:pw@h:1/0'}\n",
+    )
+    .unwrap();
+    let Some(KvConfig::Redis(r)) = p.kv else {
+        panic!("redis")
+    };
+    assert_eq!(
+        (r.urls[0].as_str(), r.display.as_str()),
+        ("redis://u:pw@h:1/0", "h:1")
+    );
+    assert_eq!(r.timeout, std::time::Duration::from_millis(500));
+}
+
+#[test]
+fn plugin_store_mistakes_are_named() {
+    let err = |yaml: &str| format!("{:#}", plugin_store(yaml).unwrap_err());
+    assert_eq!(
+        err("  type: plugin\n"),
+        "feature_store.yaml: online_store.plugin: missing: name the store adapter (`plugin: NAME` loads plugins/NAME.wasm)"
+    );
+    assert!(
+        err("  type: plugin\n  plugin: plugins/a.wasm\n")
+            .contains("must be a plugin name, not a path")
+    );
+    assert_eq!(
+        err("  type: plugin\n  plugin: a\n  kv: {type: memcached}\n"),
+        "feature_store.yaml: online_store.kv.type `memcached` is not supported; supported: lmdb, redis"
+    );
+    assert!(
+        err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:1,ssl=true'}\n")
+            .contains("TLS to Redis")
+    );
+    assert!(
+        err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:x'}\n")
+            .contains("`h:x` is not host:port")
+    );
+    assert!(
+        err("  type: plugin\n  plugin: a\n  kv: {connection_string: 'h:1,colour=red'}\n")
+            .contains("unknown option `colour`")
+    );
+    assert!(
+        err("  type: plugin\n  plugin: a\n  kv: {redis_type: redis_sentinel}\n")
+            .contains("redis_type `redis_sentinel` is not supported")
+    );
+    assert_eq!(
+        err("  type: plugin\n  plugin: a\n  allow_connect: [localhost]\n"),
+        "feature_store.yaml: online_store.allow_connect: `localhost` is not an IP address and port (like 10.0.0.5:6379)"
+    );
+}
+
+#[test]
+fn defaults_match_feast_with_lmdb_online_store() {
+    let c = load("project: demo\n").unwrap();
+    assert_eq!(c.project, "demo");
+    assert_eq!(c.registry_path, Path::new("/repo/data/registry.db"));
+    assert_eq!(
+        c.online_store,
+        OnlineStoreConfig::Lmdb(LmdbConfig {
+            path: "/repo/data/online_store.lmdb".into(),
+            map_size: DEFAULT_MAP_SIZE,
+            write_policy: WritePolicy::NewerWins,
+        })
+    );
+    assert_eq!(c.auth, AuthConfig::NoAuth);
+    assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn the_feast_template_file_loads() {
+    let c = load(
+        "project: my_project\nregistry: data/registry.db\nprovider: local\nonline_store:\n    type: lmdb\n    path: data/online.lmdb\nentity_key_serialization_version: 3\nauth:\n    type: no_auth\n",
+    )
+    .unwrap();
+    let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+        panic!("lmdb")
+    };
+    assert_eq!(lmdb.path, Path::new("/repo/data/online.lmdb"));
+}
+
+#[test]
+fn lmdb_map_size_and_write_policy() {
+    let c =
+        load("project: p\nonline_store:\n  map_size: 512MiB\n  write_policy: last_write_wins\n")
+            .unwrap();
+    let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+        panic!("lmdb")
+    };
+    assert_eq!(
+        (lmdb.map_size, lmdb.write_policy),
+        (512 << 20, WritePolicy::LastWriteWins)
+    );
+    let c = load("project: p\nonline_store:\n  map_size: 4096\n").unwrap();
+    let OnlineStoreConfig::Lmdb(lmdb) = &c.online_store else {
+        panic!("lmdb")
+    };
+    assert_eq!(lmdb.map_size, 4096);
+    let e = load("project: p\nonline_store:\n  map_size: 10 parsecs\n").unwrap_err();
+    assert!(e.to_string().contains("unknown size unit `parsecs`"), "{e}");
+    let e = load("project: p\nonline_store:\n  write_policy: random\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("supported: newer_wins, last_write_wins"),
+        "{e}"
+    );
+}
+
+#[test]
+fn registry_as_a_map() {
+    let c = load(
+        "project: p\nregistry:\n  registry_type: file\n  path: reg/r.db\n  cache_ttl_seconds: 5\n",
+    )
+    .unwrap();
+    assert_eq!(c.registry_path, Path::new("/repo/reg/r.db"));
+    assert_eq!(c.registry_cache_ttl_seconds, 5);
+    let err = load("project: p\nregistry:\n  registry_type: sql\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("registry_type `sql` is not supported")
+    );
+}
+
+#[test]
+fn unknown_keys_warn_with_the_known_ones() {
+    let c = load("project: p\nonline_store:\n  type: lmdb\n  pth: x\nfoo: 1\n").unwrap();
+    assert_eq!(
+        c.warnings,
+        [
+            "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring, plugins",
+            "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect",
+        ]
+    );
+}
+
+#[test]
+fn unknown_types_fail_with_the_supported_list() {
+    let e = load("project: p\nonline_store:\n  type: sqlite\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "feature_store.yaml: online_store.type `sqlite` is not supported; supported: lmdb, plugin"
+    );
+    let e = load("project: p\nauth:\n  type: kubernetes\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "feature_store.yaml: auth.type `kubernetes` is not supported; supported: no_auth, oidc"
+    );
+    let e = load("project: p\noffline_store:\n  type: bigquery\n").unwrap_err();
+    assert!(e.to_string().contains("supported: file, dask"));
+}
+
+#[test]
+fn bad_values_are_explained() {
+    assert!(
+        load("registry: x\n")
+            .unwrap_err()
+            .to_string()
+            .contains("`project` is required")
+    );
+    assert!(
+        load("project: _bad\n")
+            .unwrap_err()
+            .to_string()
+            .contains("project name `_bad` is invalid")
+    );
+    assert!(
+        load("project: p\nentity_key_serialization_version: 2\n")
+            .unwrap_err()
+            .to_string()
+            .contains("version 3 only")
+    );
+    let e = load("project: p\nonline_store: [\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("feature_store.yaml: "), "{e}");
+    assert!(e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn oidc_settings_are_typed() {
+    let c = load(
+        "project: p\nauth:\n  type: oidc\n  auth_discovery_url: https://idp/realms/r/.well-known/openid-configuration\n  client_id: edge\n  audience: edge-api\n  issuer: https://idp/realms/r\n  jwks_cache_lifespan_seconds: 60\n  roles_claim: realm_access.roles\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.auth,
+        AuthConfig::Oidc(OidcConfig {
+            auth_discovery_url: Some(
+                "https://idp/realms/r/.well-known/openid-configuration".into()
+            ),
+            jwks_path: None,
+            client_id: Some("edge".into()),
+            audience: Some("edge-api".into()),
+            issuer: Some("https://idp/realms/r".into()),
+            jwks_cache_lifespan_seconds: 60,
+            jwks_request_timeout_seconds: 10,
+            ca_cert_path: None,
+            roles_claim: Some(vec!["realm_access".into(), "roles".into()]),
+        })
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = load("project: p\nauth:\n  type: oidc\n  jwks_path: keys/jwks.json\n").unwrap();
+    let AuthConfig::Oidc(o) = &c.auth else {
+        panic!("{:?}", c.auth)
+    };
+    assert_eq!(
+        o.jwks_path.as_deref(),
+        Some(Path::new("/repo/keys/jwks.json"))
+    );
+    assert_eq!(o.jwks_cache_lifespan_seconds, 300);
+}
+
+#[test]
+fn oidc_settings_expand_env_vars() {
+    let text = expand_vars(
+        "project: p\nauth:\n  type: oidc\n  jwks_path: ${KEYS}/jwks.json\n  audience: ${AUD}\n  issuer: ${UNSET_ISS}\n",
+        |k| match k {
+            "KEYS" => Some("/etc/keys".into()),
+            "AUD" => Some(String::new()),
+            _ => None,
+        },
+    );
+    let c = load(&text).unwrap();
+    let AuthConfig::Oidc(o) = &c.auth else {
+        panic!("{:?}", c.auth)
+    };
+    assert_eq!(
+        o.jwks_path.as_deref(),
+        Some(Path::new("/etc/keys/jwks.json"))
+    );
+    // Expanded to nothing: not configured, so not checked.
+    assert_eq!(o.audience, None);
+    // Unknown variables stay as written, as in Feast.
+    assert_eq!(o.issuer.as_deref(), Some("${UNSET_ISS}"));
+}
+
+#[test]
+fn oidc_settings_are_checked() {
+    let e = load("project: p\nauth:\n  type: oidc\n").unwrap_err();
+    assert!(e.to_string().contains("set `auth_discovery_url`"), "{e}");
+    let e = load("project: p\nauth:\n  type: oidc\n  auth_discovery_url: idp.local\n").unwrap_err();
+    assert!(
+        e.to_string().contains("must be an http:// or https:// URL"),
+        "{e}"
+    );
+    let e = load("project: p\nauth:\n  type: oidc\n  jwks_path: k.json\n  roles_claim: a..b\n")
+        .unwrap_err();
+    assert!(e.to_string().contains("is not a claim path"), "{e}");
+    let e = load("project: p\nauth:\n  type: oidc\n  jwks_path: k.json\n  verify_ssl: false\n")
+        .unwrap_err();
+    assert!(e.to_string().contains("ca_cert_path"), "{e}");
+}
+
+#[test]
+fn expand_vars_like_python() {
+    let env = |k: &str| match k {
+        "HOME" => Some("/h".to_string()),
+        "A_1" => Some("x".to_string()),
+        _ => None,
+    };
+    assert_eq!(expand_vars("$HOME/a ${A_1}b", env), "/h/a xb");
+    assert_eq!(
+        expand_vars("$NOPE ${NOPE} $ $$ ${", env),
+        "$NOPE ${NOPE} $ $$ ${"
+    );
+    assert_eq!(expand_vars("price: 5$", env), "price: 5$");
+}
+
+proptest::proptest! {
+    #[test]
+    fn expand_vars_without_dollars_is_identity(s in "[^$]{0,64}") {
+        proptest::prop_assert_eq!(expand_vars(&s, |_| Some("X".into())), s);
+    }
+}
