@@ -10,7 +10,7 @@
 //! errors about a *value* (an integer too large for the dtype, text that is not JSON) come from
 //! [`ColumnConverter::value`] for that cell only.
 //!
-//! [`json_to_value`] follows the same rules for JSON, so a feature pushed as JSON and the same
+//! [`json_to_value`](crate::types::json::json_to_value) follows the same rules for JSON, so a feature pushed as JSON and the same
 //! feature materialized from parquet end up as the same [`Value`]; Arrow text columns that hold
 //! a JSON object for a `Map` or `Struct` feature go through it too.
 //!
@@ -30,7 +30,6 @@ use arrow_schema::DataType;
 use crate::types::DType;
 
 pub use super::arrow::{ColumnConverter, TimestampColumn};
-pub use crate::types::json::{json_to_value, value_to_json};
 
 /// Why a column or a value could not be converted. Each message names what was found (the
 /// Arrow type, or the JSON value) and the declared dtype, since the fix is either in the data

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::types::Value;
+use crate::types::json::json_to_value;
 use crate::types::json::python_float_str;
 use arrow_array::builder::{
     Int64Builder, ListBuilder, MapBuilder, NullBufferBuilder, StringBuilder,

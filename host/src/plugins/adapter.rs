@@ -368,7 +368,7 @@ pub fn to_wit_value(v: &Value) -> w::Value {
     fn list<T>(items: &[Value], pick: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
         items.iter().map(pick).collect()
     }
-    let json = |v: &Value| V::Json(crate::offline::convert::value_to_json(v.clone()).to_string());
+    let json = |v: &Value| V::Json(crate::types::json::value_to_json(v.clone()).to_string());
     match v {
         Value::Null => V::Null,
         Value::Bool(b) => V::Bool(*b),

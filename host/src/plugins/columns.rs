@@ -188,7 +188,7 @@ pub fn to_plugin_value(value: &Value, ty: PluginType) -> Option<Value> {
         },
         T::Json => Value::Json(match value {
             Value::Json(text) => text.clone(),
-            other => crate::offline::convert::value_to_json(other.clone()).to_string(),
+            other => crate::types::json::value_to_json(other.clone()).to_string(),
         }),
         list => {
             let element = list.element()?;
@@ -214,7 +214,7 @@ pub fn to_plugin_value_checked(
     to_plugin_value(value, ty).ok_or_else(|| {
         format!(
             "the value {} of input `{input}` cannot be passed as {}",
-            crate::offline::convert::value_to_json(value.clone()),
+            crate::types::json::value_to_json(value.clone()),
             ty.name()
         )
     })
@@ -240,7 +240,7 @@ pub fn to_feature_value(value: Value, dtype: &DType) -> Result<Value, String> {
             Value::Json(text) => {
                 let json: serde_json::Value =
                     serde_json::from_str(text).map_err(|e| format!("invalid JSON text: {e}"))?;
-                crate::offline::convert::json_to_value(&json, dtype).map_err(|e| e.to_string())?
+                crate::types::json::json_to_value(&json, dtype).map_err(|e| e.to_string())?
             }
             v => return Err(fail(v)),
         },

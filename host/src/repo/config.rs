@@ -13,7 +13,7 @@ use super::config_raw::{
     RawAuth, RawConfig, RawKv, RawOnlineStore, RawPlugins, RawRegistry, RawSize,
     unknown_key_warnings,
 };
-use crate::online::kv::redis_url::redis_urls;
+use crate::repo::redis_url::redis_urls;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 

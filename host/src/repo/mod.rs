@@ -8,6 +8,7 @@ pub mod definitions;
 pub mod diagnostics;
 pub mod driver_data;
 pub mod rag_data;
+mod redis_url;
 pub mod source_schema;
 pub mod template;
 pub mod validate;

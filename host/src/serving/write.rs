@@ -3,11 +3,11 @@
 
 use serde_json::Value as Json;
 
-use crate::offline::convert::json_to_value;
 use crate::online::{Durability, OnlineStore, Table, WriteRow, WriteStats};
 use crate::registry::{FeatureView, Registry, SourceKind};
 use crate::serving::ServingError;
 use crate::serving::coerce::coerce_entity_value;
+use crate::types::json::json_to_value;
 use crate::types::time::parse_timestamp;
 use crate::types::{Value, serialize_entity_key_into};
 

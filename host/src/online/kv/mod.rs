@@ -9,7 +9,6 @@
 
 mod lmdb;
 mod redis;
-pub(crate) mod redis_url;
 
 pub use self::lmdb::LmdbKv;
 pub use self::redis::RedisKv;
