@@ -6,6 +6,7 @@ mod auth;
 mod cli_apply;
 mod cli_config;
 mod cli_init;
+mod deploy;
 mod http;
 mod materialize;
 mod materialize_http;
