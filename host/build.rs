@@ -23,6 +23,7 @@ const GUESTS: [(&str, &str); 2] = [
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    compile_protos(&manifest_dir);
     println!(
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../wit").display()
@@ -50,6 +51,19 @@ fn main() {
         };
         std::fs::write(&embedded, bytes).expect("OUT_DIR is writable");
     }
+}
+
+/// Generates the prost types of Feast's messages from our `.proto` subset in `proto/`. protox
+/// compiles the files in-process (it bundles the well-known `google/protobuf` types), so the
+/// build needs no `protoc`.
+fn compile_protos(manifest_dir: &Path) {
+    let root = manifest_dir.join("proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let files = ["feast/types/Value.proto", "feast/core/Registry.proto"];
+    let descriptors = protox::compile(files, [&root]).expect("the .proto files in proto/ compile");
+    prost_build::Config::new()
+        .compile_fds(descriptors)
+        .expect("prost-build generates the Feast messages");
 }
 
 fn build_guest(guest: &Path, artifact: &str, out_dir: &Path) -> Result<PathBuf, String> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The top-level modules, lowest first; a module may use those at its rank or below.
 const LAYERS: &[&[&str]] = &[
-    &["types"],
+    &["types", "proto"],
     &["pycompat"],
     &["fsio", "watch"],
     &["repo"],

@@ -12,6 +12,7 @@ pub mod http;
 pub mod offline;
 pub mod online;
 pub mod plugins;
+pub mod proto;
 pub mod pycompat;
 pub mod registry;
 pub mod repo;

@@ -141,7 +141,7 @@ fn materialize_incremental_loads_the_newest_row_per_driver() {
     assert!(r.stdout.contains(" 5 entities written in "), "{}", r.stdout);
 
     // The first incremental window starts at now - ttl (1 day).
-    let registry = load_registry(&repo.join("data/registry.db"))
+    let registry = load_registry(&repo.join("data/registry.db"), "driver_ranking")
         .unwrap()
         .unwrap();
     let intervals = &registry.feature_views["driver_hourly_stats"]
@@ -211,7 +211,7 @@ fn materialize_incremental_loads_the_newest_row_per_driver() {
     let later = (now + chrono::Duration::seconds(5)).to_rfc3339();
     let r = run(&repo, &["materialize-incremental", &later]).success();
     assert!(r.stdout.contains(" 0 entities written"), "{}", r.stdout);
-    let registry = load_registry(&repo.join("data/registry.db"))
+    let registry = load_registry(&repo.join("data/registry.db"), "driver_ranking")
         .unwrap()
         .unwrap();
     let intervals = &registry.feature_views["driver_hourly_stats"]
@@ -570,7 +570,7 @@ fn a_killed_materialization_leaves_committed_batches_readable_and_no_interval() 
         }
     }
     assert_eq!(found, committed);
-    let registry = load_registry(&repo.join("data/registry.db"))
+    let registry = load_registry(&repo.join("data/registry.db"), "driver_ranking")
         .unwrap()
         .unwrap();
     assert!(
@@ -589,7 +589,7 @@ fn a_killed_materialization_leaves_committed_batches_readable_and_no_interval() 
     .success();
     let store = open_store(&repo);
     assert_eq!(store.count(table).unwrap(), N as u64);
-    let registry = load_registry(&repo.join("data/registry.db"))
+    let registry = load_registry(&repo.join("data/registry.db"), "driver_ranking")
         .unwrap()
         .unwrap();
     assert_eq!(

@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use super::Reported;
 use crate::online;
 use crate::registry::{
-    FeatureView, Registry, RegistryLock, diff_and_merge, load_registry, save_registry,
+    FeatureView, Registry, RegistryLock, diff_and_merge, is_feast_registry, load_registry,
+    save_registry,
 };
 use crate::repo::RepoConfig;
 use crate::repo::definitions::load_definitions;
@@ -49,7 +50,13 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
         Mode::Apply => Some(RegistryLock::acquire(&config.registry_path)?),
         Mode::Plan => None,
     };
-    let old = load_registry(&config.registry_path)?;
+    if is_feast_registry(&config.registry_path) {
+        anyhow::bail!(
+            "{} is Feast's registry: `feast apply` writes it, and edgefeat never rewrites definitions there. Run `feast apply` as before and `edgefeat serve` reads the result; or, to leave Python definitions behind, `edgefeat import --out DIR` writes them as YAML for an edgefeat repo of its own",
+            config.registry_path.display()
+        );
+    }
+    let old = load_registry(&config.registry_path, &config.project)?;
     let (new, diff) = diff_and_merge(old.as_ref(), defs, project, chrono::Utc::now());
 
     check_plugins(config, &new)?;

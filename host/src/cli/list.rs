@@ -148,10 +148,12 @@ list_or_describe!(
     data_sources,
     ["NAME", "CLASS"],
     |_: &Registry, s: &crate::registry::DataSource| {
-        let class = match s.kind {
+        let class = match &s.kind {
             SourceKind::File { .. } => "FileSource",
             SourceKind::Push { .. } => "PushSource",
             SourceKind::Request { .. } => "RequestSource",
+            // A Feast registry's warehouse or stream source: Feast's type name.
+            SourceKind::Other { source_type, .. } => source_type,
         };
         vec![s.name.clone(), class.to_string()]
     }

@@ -173,7 +173,7 @@ fn execute(
             )?
         };
         let spec = &registry.feature_views[&job.view].spec;
-        let recorded = record_interval(&config.registry_path, spec, job)?;
+        let recorded = record_interval(&config.registry_path, &config.project, spec, job)?;
         println!("{}", summary(&outcome));
         if !recorded {
             println!(

@@ -133,7 +133,7 @@ fn load_config(repo: &Path, yaml: Option<&Path>) -> Result<RepoConfig> {
 
 /// The registry, or an error saying to run `apply` first.
 fn require_registry(config: &RepoConfig) -> Result<crate::registry::Registry> {
-    match crate::registry::load_registry(&config.registry_path)? {
+    match crate::registry::load_registry(&config.registry_path, &config.project)? {
         Some(r) => Ok(r),
         None => anyhow::bail!(
             "no registry at {}: run `edgefeat apply` first",

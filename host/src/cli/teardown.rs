@@ -3,15 +3,21 @@
 use anyhow::Result;
 
 use crate::online;
-use crate::registry::{FeatureView, load_registry, remove_registry};
+use crate::registry::{FeatureView, is_feast_registry, load_registry, remove_registry};
 use crate::repo::RepoConfig;
 
 pub(super) fn run(config: &RepoConfig) -> Result<()> {
+    if is_feast_registry(&config.registry_path) {
+        anyhow::bail!(
+            "{} is Feast's registry, which edgefeat never removes or rewrites: run `feast teardown` to remove a Feast repo's registry and tables",
+            config.registry_path.display()
+        );
+    }
     if online::exists(config) {
         let store = online::open(config)?;
         // A store adapter removes rows table by table, so it is told the registered views
         // (stored on-demand views included).
-        let registry = load_registry(&config.registry_path)?;
+        let registry = load_registry(&config.registry_path, &config.project)?;
         let views: Vec<FeatureView> = registry
             .iter()
             .flat_map(|r| {

@@ -181,9 +181,14 @@ pub fn run_job(
 /// Records a successful window in the registry, under its lock. The view is matched by its
 /// spec too: if an `apply` changed the view meanwhile, the window describes data of the old
 /// definition and is not recorded. Returns whether it was.
-pub fn record_interval(registry_path: &Path, spec: &FeatureView, job: &Job) -> Result<bool> {
+pub fn record_interval(
+    registry_path: &Path,
+    project: &str,
+    spec: &FeatureView,
+    job: &Job,
+) -> Result<bool> {
     let _lock = RegistryLock::acquire(registry_path)?;
-    let Some(mut registry) = load_registry(registry_path)? else {
+    let Some(mut registry) = load_registry(registry_path, project)? else {
         return Ok(false);
     };
     let Some(view) = registry.feature_views.get_mut(&job.view) else {

@@ -57,6 +57,12 @@ impl SourcePlan {
             field_mapping,
         } = &source.spec.kind
         else {
+            if let SourceKind::Other { source_type, .. } = &source.spec.kind {
+                bail!(
+                    "data source `{}` is a Feast {source_type} source, which edgefeat cannot read: materialize it with `feast materialize` (edgefeat serves what Feast writes to the online store)",
+                    view.batch_source
+                );
+            }
             bail!("data source `{}` is not a file source", view.batch_source);
         };
         // `field_mapping` renames source columns to view names; read it backwards.

@@ -160,6 +160,7 @@ pub fn diff_and_merge(
             now,
             &mut changes,
         ),
+        not_served: Default::default(),
     };
     if old.is_some() && !changes.is_empty() {
         registry.serial += 1;

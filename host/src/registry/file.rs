@@ -1,8 +1,10 @@
-//! The registry file: one JSON document, written atomically.
+//! The registry file: edgefeat's own, one JSON document written atomically; or Feast's
+//! protobuf `registry.db`, which is read (`super::feast`) and never overwritten.
 //!
-//! JSON rather than Feast's protobuf: the file is small, `registry-dump` and people can read
-//! it, and it needs no generated code. `format`/`format_version` say what it is, so a Feast
-//! `registry.db` (protobuf) at the same path is recognized and never overwritten.
+//! JSON rather than Feast's protobuf for edgefeat's own: the file is small, `registry-dump`
+//! and people can read it. The two are told apart by their first byte: a JSON document starts
+//! with `{` (after any whitespace), which no Feast registry does (it would be protobuf field 15
+//! with the deprecated group wire type, which Feast never writes).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -17,8 +19,9 @@ pub const FORMAT_NAME: &str = "edgefeat-registry";
 /// The layout version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Reads the registry; `None` when there is no file yet.
-pub fn load_registry(path: &Path) -> Result<Option<Registry>> {
+/// Reads the registry of `project`: edgefeat's own, or Feast's `registry.db`; `None` when
+/// there is no file yet.
+pub fn load_registry(path: &Path, project: &str) -> Result<Option<Registry>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -26,12 +29,11 @@ pub fn load_registry(path: &Path) -> Result<Option<Registry>> {
             return Err(e).with_context(|| format!("cannot read registry {}", path.display()));
         }
     };
-    let head: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not an edgefeat registry (a Feast protobuf registry.db, or a damaged file?); point `registry:` in feature_store.yaml at another path, or run `edgefeat teardown` to start over",
-            path.display()
-        )
-    })?;
+    if !is_json(&bytes) {
+        return super::feast::decode_registry(&bytes, project, path).map(Some);
+    }
+    let head: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("registry {} is damaged", path.display()))?;
     if head.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
         bail!(
             "{} is not an edgefeat registry (no `\"format\": \"{FORMAT_NAME}\"`); point `registry:` in feature_store.yaml at another path",
@@ -49,6 +51,19 @@ pub fn load_registry(path: &Path) -> Result<Option<Registry>> {
     let registry: Registry = serde_json::from_value(head)
         .with_context(|| format!("registry {} is damaged", path.display()))?;
     Ok(Some(registry))
+}
+
+/// Whether the file is a JSON document (edgefeat's registry) rather than protobuf (Feast's).
+fn is_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+/// Whether the registry file at `path` is Feast's protobuf `registry.db`.
+pub fn is_feast_registry(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| !b.is_empty() && !is_json(&b))
 }
 
 /// Writes the registry atomically (see [`write_atomic`]): a crash leaves either the old or

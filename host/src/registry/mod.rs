@@ -2,12 +2,14 @@
 //! persisted file.
 
 mod diff;
+pub mod feast;
 mod file;
 mod model;
 
 pub use diff::{Change, ChangeKind, ObjectKind, RegistryDiff, diff_and_merge};
 pub use file::{
-    FORMAT_NAME, FORMAT_VERSION, RegistryLock, load_registry, remove_registry, save_registry,
+    FORMAT_NAME, FORMAT_VERSION, RegistryLock, is_feast_registry, load_registry, remove_registry,
+    save_registry,
 };
 pub use model::*;
 

@@ -116,6 +116,19 @@ pub enum SourceKind {
         /// The request fields.
         schema: Vec<Field>,
     },
+    /// A source of a kind edgefeat cannot read (a Feast registry's BigQuery, Snowflake,
+    /// Kafka, … sources): its views are served from the online store like any other, but
+    /// `edgefeat materialize` refuses them by name (`feast materialize` still can).
+    Other {
+        /// Feast's source type, as its enum names it (`BATCH_BIGQUERY`).
+        source_type: String,
+        /// The event-time column.
+        #[serde(default)]
+        timestamp_field: String,
+        /// The column that breaks ties between rows of the same event time.
+        #[serde(default)]
+        created_timestamp_column: String,
+    },
 }
 
 /// A data source (Feast's `DataSource`).
@@ -181,12 +194,27 @@ pub struct OnDemandFeatureView {
     /// The WASM plugin that computes the outputs.
     pub plugin: String,
     pub write_to_online_store: bool,
+    /// The Python function a Feast registry defines the view with, which edgefeat does not
+    /// run: a WASM plugin of the view's name stands in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_udf: Option<PythonUdf>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
     pub tags: Tags,
     #[serde(default)]
     pub owner: String,
+}
+
+/// An on-demand view's function as a Feast registry stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonUdf {
+    /// The Python function's name.
+    pub name: String,
+    /// `pandas` or `python`: how Feast calls it.
+    pub mode: String,
+    /// Its source text, decorator included.
+    pub body_text: String,
 }
 
 /// A projection of one view in a feature service (Feast's `FeatureViewProjection`).
@@ -398,9 +426,19 @@ pub struct Registry {
     pub feature_services: BTreeMap<String, Stored<FeatureService>>,
     /// Permissions by name.
     pub permissions: BTreeMap<String, Stored<Permission>>,
+    /// Names a Feast registry defines that edgefeat reads but does not serve (stream and
+    /// label views, disabled views, views in a state Feast does not serve from), each with
+    /// the message a request for it is refused with. Always empty in edgefeat's own registry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_served: BTreeMap<String, String>,
 }
 
 impl Registry {
+    /// Whether this registry was read from a Feast `registry.db`, which `feast apply` owns.
+    pub fn is_feast(&self) -> bool {
+        self.format == super::feast::FEAST_FORMAT
+    }
+
     /// An on-demand view whose values are written (`write_to_online_store: true`) is stored
     /// like a feature view: this is that view, keyed by the entities of its source views in
     /// source order, with its batch source taken from the first source view (for the

@@ -53,7 +53,9 @@ fn save_then_load_round_trips_every_object_kind() {
             end_time: t0(),
         });
     save_registry(&config.registry_path, &registry).unwrap();
-    let loaded = load_registry(&config.registry_path).unwrap().unwrap();
+    let loaded = load_registry(&config.registry_path, &config.project)
+        .unwrap()
+        .unwrap();
     assert_eq!(loaded, registry);
     // Saving what was loaded gives the same bytes: the format is stable.
     let first = std::fs::read(&config.registry_path).unwrap();
@@ -71,18 +73,18 @@ fn save_then_load_round_trips_every_object_kind() {
 fn a_missing_registry_is_none_and_foreign_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
-    assert!(load_registry(&path).unwrap().is_none());
+    assert!(load_registry(&path, "p").unwrap().is_none());
 
-    // A Feast protobuf registry starts with binary field tags.
+    // Not JSON, so read as Feast's protobuf registry: these bytes are neither.
     std::fs::write(&path, b"\x0a\x04\x08\x01\x12\x00").unwrap();
-    let e = load_registry(&path).unwrap_err().to_string();
+    let e = load_registry(&path, "p").unwrap_err().to_string();
     assert!(
-        e.contains("is not an edgefeat registry (a Feast protobuf registry.db"),
+        e.contains("is neither an edgefeat registry nor a readable Feast registry"),
         "{e}"
     );
 
     std::fs::write(&path, br#"{"something": "else"}"#).unwrap();
-    let e = load_registry(&path).unwrap_err().to_string();
+    let e = load_registry(&path, "p").unwrap_err().to_string();
     assert!(e.contains("no `\"format\": \"edgefeat-registry\"`"), "{e}");
 
     std::fs::write(
@@ -90,7 +92,7 @@ fn a_missing_registry_is_none_and_foreign_files_are_refused() {
         br#"{"format": "edgefeat-registry", "format_version": 99}"#,
     )
     .unwrap();
-    let e = load_registry(&path).unwrap_err().to_string();
+    let e = load_registry(&path, "p").unwrap_err().to_string();
     assert!(
         e.contains("format version 99, this edgefeat reads version 1"),
         "{e}"
@@ -101,7 +103,7 @@ fn a_missing_registry_is_none_and_foreign_files_are_refused() {
         br#"{"format": "edgefeat-registry", "format_version": 1}"#,
     )
     .unwrap();
-    let e = load_registry(&path).unwrap_err().to_string();
+    let e = load_registry(&path, "p").unwrap_err().to_string();
     assert!(e.contains("is damaged"), "{e}");
 }
 

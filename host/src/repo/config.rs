@@ -326,8 +326,16 @@ impl RepoConfig {
                 if let Some(t) = registry_type.as_deref()
                     && t != "file"
                 {
+                    let what = match t {
+                        "sql" => "Feast's SQL registry is not supported yet",
+                        "remote" => {
+                            "a remote registry (`feast serve_registry`) is not supported yet"
+                        }
+                        "snowflake.registry" => "Feast's Snowflake registry is not supported yet",
+                        _ => "it is not a registry type Feast knows",
+                    };
                     bail!(
-                        "{origin}: registry.registry_type `{t}` is not supported: edgefeat keeps its registry in a local file; use `registry_type: file` (or give `registry` as a path)"
+                        "{origin}: registry.registry_type `{t}`: {what}; edgefeat reads a registry file on local disk (its own, or Feast's `registry.db`): use `registry_type: file` with a local `path`"
                     );
                 }
                 (
@@ -336,6 +344,8 @@ impl RepoConfig {
                 )
             }
         };
+
+        check_registry_path(&registry, origin)?;
 
         let online = raw.online_store.unwrap_or(RawOnlineStore {
             kind: None,
@@ -383,7 +393,7 @@ impl RepoConfig {
             config_file: None,
             project,
             project_description: raw.project_description,
-            registry_path: repo_path.join(registry),
+            registry_path: repo_path.join(registry.strip_prefix("file://").unwrap_or(&registry)),
             registry_cache_ttl_seconds: cache_ttl,
             online_store,
             auth,
@@ -465,6 +475,25 @@ fn parse_size(text: &str) -> std::result::Result<u64, String> {
     };
     n.checked_mul(scale)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Refuses registry locations edgefeat cannot read yet, by name: an object store (Feast reads
+/// `s3://`, `gs://` and `hdfs://` registries) or any other URL scheme. A Windows drive letter
+/// (`C:/…`) is a path, as in Feast.
+fn check_registry_path(path: &str, origin: &str) -> Result<()> {
+    let Some((scheme, _)) = path.split_once("://") else {
+        return Ok(());
+    };
+    let what = match scheme {
+        "s3" => "registries on S3 are not supported yet",
+        "gs" => "registries on Google Cloud Storage are not supported yet",
+        "hdfs" => "registries on HDFS are not supported yet",
+        "file" => return Ok(()),
+        _ => "that URL scheme is not a registry store",
+    };
+    bail!(
+        "{origin}: registry `{path}`: {what}; edgefeat reads a registry file on local disk: copy the file next to the server (a sidecar or cron job that syncs it) and point `registry:` at the copy, which edgefeat reloads when it changes"
+    )
 }
 
 fn check_type(key: &str, value: &str, supported: &[&str], origin: &str) -> Result<()> {

@@ -169,11 +169,37 @@ fn registry_as_a_map() {
     .unwrap();
     assert_eq!(c.registry_path, Path::new("/repo/reg/r.db"));
     assert_eq!(c.registry_cache_ttl_seconds, 5);
-    let err = load("project: p\nregistry:\n  registry_type: sql\n").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("registry_type `sql` is not supported")
-    );
+    // Feast's mapping form with the keys edgefeat does not need (cache_mode, …) still loads.
+    let c =
+        load("project: p\nregistry:\n  path: data/registry.db\n  cache_mode: thread\n").unwrap();
+    assert_eq!(c.registry_path, Path::new("/repo/data/registry.db"));
+    assert_eq!(c.registry_cache_ttl_seconds, 600);
+    let c = load("project: p\nregistry: file:///abs/registry.db\n").unwrap();
+    assert_eq!(c.registry_path, Path::new("/abs/registry.db"));
+    // What is not supported yet says so by name.
+    for (yaml, says) in [
+        (
+            "registry:\n  registry_type: sql\n  path: postgresql://u@db/feast\n",
+            "registry_type `sql`: Feast's SQL registry is not supported yet",
+        ),
+        (
+            "registry:\n  registry_type: remote\n  path: host:6570\n",
+            "registry_type `remote`: a remote registry (`feast serve_registry`) is not supported yet",
+        ),
+        (
+            "registry: s3://bucket/feast/registry.db\n",
+            "registry `s3://bucket/feast/registry.db`: registries on S3 are not supported yet",
+        ),
+        (
+            "registry:\n  path: gs://bucket/registry.db\n",
+            "registries on Google Cloud Storage are not supported yet",
+        ),
+    ] {
+        let err = load(&format!("project: p\n{yaml}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{yaml}: {err}");
+    }
 }
 
 #[test]

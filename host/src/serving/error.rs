@@ -71,6 +71,16 @@ impl ServingError {
         }
     }
 
+    /// A view a Feast registry defines but that is not served (disabled, not materialized
+    /// yet, or of a kind edgefeat does not serve): Feast's base class, with the reason.
+    pub(crate) fn not_served(why: &str) -> ServingError {
+        ServingError::Feast {
+            status: 500,
+            class: "FeastError",
+            message: why.to_string(),
+        }
+    }
+
     pub(crate) fn view_not_found(name: &str, project: &str) -> ServingError {
         ServingError::Feast {
             status: 404,

@@ -159,8 +159,13 @@ impl FeatureServer {
                 &mut NoProgress,
             )
             .map_err(|e| ServingError::other(format!("{e:#}")))?;
-            record_interval(&self.config.registry_path, &view.spec, job)
-                .map_err(|e| ServingError::other(format!("{e:#}")))?;
+            record_interval(
+                &self.config.registry_path,
+                &self.config.project,
+                &view.spec,
+                job,
+            )
+            .map_err(|e| ServingError::other(format!("{e:#}")))?;
         }
         Ok(())
     }

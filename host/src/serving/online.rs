@@ -219,6 +219,9 @@ impl Snapshot {
         // Output order: request (or projection) order, feature by feature.
         let mut pending: Vec<(Pending<'_>, String)> = Vec::new();
         for p in &projections {
+            if let Some(why) = reg.not_served.get(p.view) {
+                return Err(ServingError::not_served(why));
+            }
             let name_of = |f: &str| {
                 if full_names {
                     format!("{}__{f}", p.served_as)
@@ -328,6 +331,10 @@ impl Snapshot {
             sources,
             request,
             outputs: odfv.features.clone(),
+            python_udf: odfv
+                .python_udf
+                .as_ref()
+                .map(|u| (u.mode.clone(), u.name.clone())),
         });
         Ok(plan.steps.len() - 1)
     }

@@ -82,6 +82,7 @@ fn empty_registry(config: &RepoConfig) -> Registry {
         on_demand_feature_views: Default::default(),
         feature_services: Default::default(),
         permissions: Default::default(),
+        not_served: Default::default(),
     }
 }
 
@@ -100,8 +101,8 @@ impl FeatureServer {
     /// Loads the registry (an empty one when there is no file yet; a damaged file fails
     /// startup, as in Feast) and builds the core.
     pub fn new(config: RepoConfig, store: Arc<dyn OnlineStore>) -> Result<FeatureServer> {
-        let registry =
-            load_registry(&config.registry_path)?.unwrap_or_else(|| empty_registry(&config));
+        let registry = load_registry(&config.registry_path, &config.project)?
+            .unwrap_or_else(|| empty_registry(&config));
         let options = serving_options(&config);
         let plugins = match PluginEngine::new(config.plugins.limits) {
             Ok(engine) => Some(Arc::new(crate::plugins::transform_host(engine, &config))),
@@ -176,7 +177,7 @@ impl FeatureServer {
     /// finish on the snapshot they started with. A failed read keeps the old snapshot and is
     /// reported by [`FeatureServer::health_problem`].
     pub fn reload(&self) -> bool {
-        let loaded = load_registry(&self.config.registry_path);
+        let loaded = load_registry(&self.config.registry_path, &self.config.project);
         let mut error = self
             .registry_error
             .lock()
@@ -207,6 +208,14 @@ impl FeatureServer {
                 false
             }
         }
+    }
+
+    /// Whether the last registry load failed.
+    fn registry_failed(&self) -> bool {
+        self.registry_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// Why the server is not healthy, if it is not: the registry cannot be read, or the store
@@ -342,6 +351,10 @@ impl FeatureServer {
     }
 }
 
+/// How often, and how far apart, a registry that failed to load on a change is read again.
+const TORN_RETRIES: u32 = 20;
+const TORN_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// Watches the registry file and re-reads it when it changes, with a poll every `ttl` as a
 /// fallback for filesystems without change events (`None`: events only). Runs on its own
 /// thread, never on the request path; stops when the last other owner drops the core.
@@ -355,6 +368,16 @@ pub fn watch_registry(
             return false;
         }
         core.reload();
+        // Feast rewrites its registry in place, so a change event can catch the file empty or
+        // half written: the reload then failed and kept the old snapshot. Read again shortly,
+        // rather than serving the old one until the next poll.
+        for _ in 0..TORN_RETRIES {
+            if !core.registry_failed() {
+                break;
+            }
+            std::thread::sleep(TORN_RETRY_PAUSE);
+            core.reload();
+        }
         true
     })
 }

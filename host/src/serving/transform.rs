@@ -24,6 +24,9 @@ pub(crate) struct Step {
     pub(crate) request: Vec<Field>,
     /// Its declared features: every output of the step, in this order.
     pub(crate) outputs: Vec<Field>,
+    /// The Python function a Feast registry defines it with (`mode`, name), which the
+    /// plugin stands in for: named in the error when the plugin is missing.
+    pub(crate) python_udf: Option<(String, String)>,
 }
 
 /// Feast checks request data before reading anything: a missing field is a 404.
@@ -87,7 +90,14 @@ pub(crate) fn run_step(
         )));
     };
     let Some(plugin) = plugins.get(&step.plugin) else {
-        return Err(fail(plugins.missing_reason(&step.plugin)));
+        let mut why = plugins.missing_reason(&step.plugin);
+        if let Some((mode, name)) = &step.python_udf {
+            why.push_str(&format!(
+                ". Its Feast definition is the Python ({mode}) function `{name}`, which edgefeat does not run: provide a WASM plugin `{}.wasm` that computes the view's outputs (see docs/coming-from-feast.md)",
+                step.plugin
+            ));
+        }
+        return Err(fail(why));
     };
     let info = plugin.info();
 

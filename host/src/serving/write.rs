@@ -113,7 +113,17 @@ pub fn prepare_frame(
         .data_sources
         .get(&view.batch_source)
         .map(|s| &s.spec.kind);
+    let no_mapping = std::collections::BTreeMap::new();
     let (ts_field, created_field, mapping) = match source {
+        Some(SourceKind::Other {
+            timestamp_field,
+            created_timestamp_column,
+            ..
+        }) => (
+            timestamp_field.as_str(),
+            created_timestamp_column.as_str(),
+            &no_mapping,
+        ),
         Some(SourceKind::File {
             timestamp_field,
             created_timestamp_column,

@@ -89,7 +89,10 @@ impl Validator<'_> {
             },
         };
         let (batch_source, stream_source) = match sources.get(&d.source.value).map(|s| &s.kind) {
-            Some(SourceKind::File { .. }) => (d.source.value.clone(), None),
+            // Other kinds come only from a Feast registry, never from definitions.
+            Some(SourceKind::File { .. } | SourceKind::Other { .. }) => {
+                (d.source.value.clone(), None)
+            }
             Some(SourceKind::Push { batch_source }) => {
                 (batch_source.clone(), Some(d.source.value.clone()))
             }
@@ -284,6 +287,7 @@ impl Validator<'_> {
                 .as_ref()
                 .map_or_else(|| name.clone(), |p| p.value.clone()),
             write_to_online_store: d.write_to_online_store,
+            python_udf: None,
             description: d.description.clone().unwrap_or_default(),
             tags: d.tags.clone(),
             owner: d.owner.clone().unwrap_or_default(),
