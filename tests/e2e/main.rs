@@ -7,6 +7,7 @@ mod cli_apply;
 mod cli_config;
 mod cli_init;
 mod deploy;
+mod feast_repo;
 mod http;
 mod materialize;
 mod materialize_http;

@@ -81,10 +81,11 @@ pub(super) fn run(config: &RepoConfig, args: &MaterializeArgs) -> Result<()> {
     let registry = require_registry(config)?;
     let views = select_views(&registry, &args.views)?;
     println!(
-        "Materializing {} feature views from {} to {} into the lmdb online store.\n",
+        "Materializing {} feature views from {} to {} into the {} online store.\n",
         views.len(),
         format_python(start),
-        format_python(end)
+        format_python(end),
+        config.online_store.type_name()
     );
     let jobs: Vec<Job> = views
         .iter()
@@ -102,9 +103,10 @@ pub(super) fn run_incremental(config: &RepoConfig, args: &IncrementalArgs) -> Re
     let registry = require_registry(config)?;
     let views = select_views(&registry, &args.views)?;
     println!(
-        "Materializing {} feature views to {} into the lmdb online store.\n",
+        "Materializing {} feature views to {} into the {} online store.\n",
         views.len(),
-        format_python(end)
+        format_python(end),
+        config.online_store.type_name()
     );
     let now = clock::now();
     let mut jobs = Vec::new();

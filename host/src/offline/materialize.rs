@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 
 use crate::offline::source::{SourcePlan, latest_per_entity};
 use crate::online::{Durability, OnlineStore, Table};
+use crate::registry::feast::{IntervalRecord, decode_registry, record_intervals};
 use crate::registry::{
-    FeatureView, MaterializationInterval, Registry, RegistryLock, Stored, load_registry,
-    save_registry,
+    FeatureView, MaterializationInterval, Registry, RegistryLock, Stored, is_feast_registry,
+    load_registry, save_registry,
 };
 use crate::types::time::to_micros;
 
@@ -188,6 +189,9 @@ pub fn record_interval(
     job: &Job,
 ) -> Result<bool> {
     let _lock = RegistryLock::acquire(registry_path)?;
+    if is_feast_registry(registry_path) {
+        return record_feast_interval(registry_path, project, spec, job);
+    }
     let Some(mut registry) = load_registry(registry_path, project)? else {
         return Ok(false);
     };
@@ -209,6 +213,49 @@ pub fn record_interval(
     registry.serial += 1;
     save_registry(registry_path, &registry)?;
     Ok(true)
+}
+
+/// How many times a Feast registry that changed under the edit is read again.
+const FEAST_EDIT_ATTEMPTS: usize = 5;
+
+/// [`record_interval`] for a Feast `registry.db`: the interval is spliced into the file's
+/// bytes where Feast keeps it (`registry::feast::record_intervals`), every other byte kept.
+/// `feast apply` takes no lock edgefeat could share, so the file is read again just before it
+/// is replaced and the edit starts over if it changed meanwhile; the replacement itself is
+/// atomic (a reader, Feast included, sees the old file or the new one).
+fn record_feast_interval(
+    registry_path: &Path,
+    project: &str,
+    spec: &FeatureView,
+    job: &Job,
+) -> Result<bool> {
+    use std::io::Write as _;
+    for _ in 0..FEAST_EDIT_ATTEMPTS {
+        let bytes = std::fs::read(registry_path)?;
+        let registry = decode_registry(&bytes, project, registry_path)?;
+        let Some(view) = registry.feature_views.get(&job.view) else {
+            return Ok(false);
+        };
+        if view.spec != *spec {
+            return Ok(false);
+        }
+        let record = IntervalRecord {
+            view: job.view.clone(),
+            start: job.start,
+            end: job.end,
+        };
+        let updated = record_intervals(&bytes, project, &[record], Utc::now())?;
+        if std::fs::read(registry_path)? != bytes {
+            continue;
+        }
+        crate::fsio::write_atomic(registry_path, |f| Ok(f.write_all(&updated)?))?;
+        return Ok(true);
+    }
+    bail!(
+        "{} kept changing while the materialization interval of {} was recorded; run the materialization again",
+        registry_path.display(),
+        job.view
+    )
 }
 
 #[cfg(test)]

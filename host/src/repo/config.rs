@@ -60,6 +60,16 @@ pub enum OnlineStoreConfig {
     Plugin(PluginStoreConfig),
 }
 
+impl OnlineStoreConfig {
+    /// The `type` that selects it in `feature_store.yaml`, as Feast's messages name stores.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            OnlineStoreConfig::Lmdb(_) => "lmdb",
+            OnlineStoreConfig::Plugin(_) => "plugin",
+        }
+    }
+}
+
 /// `online_store` with `type: plugin`: every read and write goes through a store adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginStoreConfig {
