@@ -2,6 +2,7 @@
 //! persisted file.
 
 mod diff;
+pub mod feast;
 mod file;
 mod model;
 
