@@ -8,6 +8,7 @@ mod cli_config;
 mod cli_init;
 mod deploy;
 mod http;
+mod import;
 mod materialize;
 mod materialize_http;
 mod plugins;

@@ -307,7 +307,8 @@ impl Writer<'_> {
             m.push(("entities".into(), Yaml::strs(&v.entities)));
         }
         if v.ttl_seconds > 0 {
-            m.push(("ttl".into(), Yaml::Str(format_duration(v.ttl_seconds))));
+            // `1d2h`: plain, as people write it (never read as a number).
+            m.push(("ttl".into(), Yaml::Verbatim(format_duration(v.ttl_seconds))));
         }
         m.push(("schema".into(), self.fields(&owner, &v.features)));
         m.push(("source".into(), Yaml::Str(source)));

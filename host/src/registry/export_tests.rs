@@ -276,7 +276,7 @@ feature_views:
 
   - name: stats_view
     entities: [driver]
-    ttl: "1d1h1m1s"
+    ttl: 1d1h1m1s
     schema:
       - name: trips
         dtype: Int64
@@ -457,7 +457,7 @@ fn dtype() -> impl Strategy<Value = DType> {
         DType::Json,
     ]);
     let field_name = any::<String>().prop_filter("expressible", |s| {
-        !s.is_empty() && !(s.contains('"') && s.contains('\''))
+        !(s.is_empty() || s.contains('"') && s.contains('\''))
     });
     leaf.prop_recursive(3, 12, 3, move |inner| {
         prop_oneof![

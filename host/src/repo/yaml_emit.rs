@@ -4,9 +4,10 @@
 //! The repo reads YAML with serde-saphyr and writes none otherwise, so this is a small block
 //! emitter over a tree of [`Yaml`] nodes rather than a serializer. Its one job is that every
 //! string reads back as the same string: a string is written plain only when it is made of
-//! letters, digits and `_ . / -`, starts with a letter, `_` or `/`, and is not a word YAML
-//! reads as something else (`yes`, `no`, `on`, `null`, `true`, ...); everything else is
-//! double-quoted, with every character YAML could fold, drop or refuse written as an escape.
+//! ASCII letters, digits, spaces and `_ . / -`, starts with a letter, `_` or `/`, does not end
+//! with a space, and is not a word YAML reads as something else (`yes`, `no`, `on`, `null`,
+//! `true`, ...); everything else is double-quoted, with every character YAML could fold, drop
+//! or refuse written as an escape.
 
 use std::fmt::Write as _;
 
@@ -237,7 +238,8 @@ pub fn scalar_text(s: &str) -> String {
     let plain = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '/')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ' '))
+        && !s.ends_with(' ')
         && !RESERVED.iter().any(|w| w.eq_ignore_ascii_case(s));
     if plain { s.to_string() } else { quoted(s) }
 }

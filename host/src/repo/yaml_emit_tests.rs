@@ -139,7 +139,12 @@ fn safe_strings_are_plain_and_the_rest_double_quoted() {
         "data/driver_stats.parquet"
     );
     assert_eq!(scalar_text("/abs/x-1.parquet"), "/abs/x-1.parquet");
+    assert_eq!(
+        scalar_text("a project for drivers"),
+        "a project for drivers"
+    );
     assert_eq!(scalar_text("yes"), "\"yes\"");
+    assert_eq!(scalar_text("ends "), "\"ends \"");
     assert_eq!(scalar_text("1001"), "\"1001\"");
     assert_eq!(scalar_text("Struct{a: Int64}"), "\"Struct{a: Int64}\"");
     assert_eq!(scalar_text("a\"b\\c\nd\u{85}"), "\"a\\\"b\\\\c\\nd\\x85\"");
