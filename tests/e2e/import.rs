@@ -29,7 +29,8 @@ pub struct Imported {
 }
 
 /// Runs `edgefeat import --out <parent>/imported` in `repo`, then `edgefeat apply` in the new
-/// repo; both must succeed.
+/// repo; both must succeed. The new repo shares `repo`'s online store, which its `apply`
+/// prepares: give it a copy of a checked-in fixture repo, never the fixture itself.
 pub fn import_and_apply(repo: &Path, parent: &Path) -> Imported {
     let out = parent.join("imported");
     let import = run(repo, &["import", "--out", out.to_str().unwrap()]).success();
@@ -244,4 +245,23 @@ fn import_refuses_to_overwrite_and_to_write_into_the_repo() {
 
     let r = run(&repo, &["import", "--out", "."]).failure();
     assert!(r.stderr.contains("that is this repo"), "{}", r.stderr);
+}
+
+#[test]
+fn import_warns_about_on_demand_views_without_their_plugin() {
+    let (tmp, repo) = demo_repo();
+    run(&repo, &["apply"]).success();
+    std::fs::remove_file(repo.join("plugins/transformed_conv_rate.wasm")).unwrap();
+    let out = tmp.path().join("out");
+    let r = run(&repo, &["import", "--out", out.to_str().unwrap()]).success();
+    let plugin = repo.join("plugins/transformed_conv_rate.wasm");
+    for view in ["transformed_conv_rate", "transformed_conv_rate_fresh"] {
+        let warning = format!(
+            "warning: on demand feature view `{view}` is computed by plugin `transformed_conv_rate`, and there is no {}: `apply` refuses the view until there is",
+            plugin.display()
+        );
+        assert!(r.stderr.contains(&warning), "{}", r.stderr);
+    }
+    let r = run(&out, &["apply"]).failure();
+    assert!(r.stderr.contains("transformed_conv_rate"), "{}", r.stderr);
 }
