@@ -9,6 +9,7 @@ mod cli_init;
 mod deploy;
 mod feast_repo;
 mod http;
+mod import;
 mod materialize;
 mod materialize_http;
 mod plugins;

@@ -1,6 +1,7 @@
 //! The `edgefeat` command line, in the image of `feast`'s: one subcommand per file here.
 
 mod apply;
+mod import;
 mod init;
 mod list;
 mod materialize;
@@ -86,6 +87,9 @@ pub enum Command {
     Permissions(list::ListCommand),
     /// Print the registry as JSON.
     RegistryDump,
+    /// Write the registry (edgefeat's, or a Feast registry.db) as edgefeat definitions in a
+    /// new repo directory, with a feature_store.yaml for the same project and online store.
+    Import(import::ImportArgs),
     /// Write and vet WebAssembly plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::DataSources(c) => list::data_sources(&load_config(&cwd, yaml)?, c),
         Command::Permissions(c) => list::permissions(&load_config(&cwd, yaml)?, c),
         Command::RegistryDump => list::registry_dump(&load_config(&cwd, yaml)?),
+        Command::Import(args) => import::run(&load_config(&cwd, yaml)?, &cwd, args),
         Command::Plugin(c) => plugin::run(&cwd, c),
     }
 }

@@ -2,11 +2,13 @@
 //! persisted file.
 
 mod diff;
+mod export;
 pub mod feast;
 mod file;
 mod model;
 
 pub use diff::{Change, ChangeKind, ObjectKind, RegistryDiff, diff_and_merge};
+pub use export::{Exported, dtype_text, export_definitions};
 pub use file::{
     FORMAT_NAME, FORMAT_VERSION, RegistryLock, is_feast_registry, load_registry, remove_registry,
     save_registry,

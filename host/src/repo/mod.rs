@@ -12,6 +12,7 @@ mod redis_url;
 pub mod source_schema;
 pub mod template;
 pub mod validate;
+pub mod yaml_emit;
 
 pub use config::{AuthConfig, OidcConfig, RepoConfig};
 pub use diagnostics::Diagnostic;
