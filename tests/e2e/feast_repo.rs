@@ -329,3 +329,24 @@ fn materialize_from_the_parquet_reproduces_feasts_online_store() {
     .success();
     assert!(r.stdout.contains("from 2026-12-01 20:29:32"), "{}", r.stdout);
 }
+
+#[test]
+fn import_writes_definitions_that_apply_to_the_same_objects() {
+    let (tmp, repo) = feast_repo(true);
+    // The fresh view's transform is the same computation over the push-fed view.
+    std::fs::copy(
+        repo.join("plugins/transformed_conv_rate.wasm"),
+        repo.join("plugins/transformed_conv_rate_fresh.wasm"),
+    )
+    .unwrap();
+    let imported = crate::import::import_and_apply(&repo, tmp.path());
+    crate::import::assert_same_objects(&repo, &imported.out);
+    // The new repo serves the rows Feast materialized, from the same store.
+    let server = Server::start(&imported.out, &[]);
+    let r = server.post_json(
+        "/get-online-features",
+        r#"{"features": ["driver_hourly_stats:avg_daily_trips"], "entities": {"driver_id": [1004]}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("[533]"), "{}", r.text());
+}

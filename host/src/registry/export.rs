@@ -293,6 +293,23 @@ impl Writer<'_> {
                 let owner = format!("request source `{}`", s.name);
                 m.push(("schema".into(), self.fields(&owner, schema)));
             }
+            SourceKind::Other {
+                source_type,
+                timestamp_field,
+                created_timestamp_column,
+            } => {
+                // Definitions have file sources only: keep the columns, and say where the data
+                // has to come from.
+                let path = format!("data/{}.parquet", s.name);
+                self.warn(format!(
+                    "data source `{}` is a Feast {source_type} source, which definitions cannot express: it is written as a file source at {path}; export the table there (or change the path) before materializing",
+                    s.name
+                ));
+                m.push(("type".into(), Yaml::str("file")));
+                m.push(("path".into(), Yaml::Str(path)));
+                m.push(("timestamp_field".into(), Yaml::str(timestamp_field)));
+                text_field(&mut m, "created_timestamp_column", created_timestamp_column);
+            }
         }
         common(&mut m, &s.description, &s.tags, &s.owner);
         Yaml::Map(m)
