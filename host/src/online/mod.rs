@@ -16,10 +16,10 @@ pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 pub use plugin::{PluginStore, StoreUnavailable};
 
-use crate::registry::FeatureView;
+use crate::registry::{FeatureView, Field};
 use crate::repo::RepoConfig;
 use crate::repo::config::OnlineStoreConfig;
-use crate::types::Value;
+use crate::types::{DType, Value};
 
 /// One infrastructure change, printed by `apply` under the registry changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,31 @@ impl Table<'_> {
     }
 }
 
-/// A row to write: one entity's features, in the order of the feature names passed with it.
+/// A feature a write carries: its name, and its declared dtype, which a store keeping Feast's
+/// `Value` protobuf needs (an empty list is written with its element type, a map value as a
+/// map or a struct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteFeature<'a> {
+    /// The feature's name.
+    pub name: &'a str,
+    /// Its declared dtype.
+    pub dtype: &'a DType,
+}
+
+impl<'a> WriteFeature<'a> {
+    /// The features of a view's schema, in order.
+    pub fn of_fields(fields: &'a [Field]) -> Vec<WriteFeature<'a>> {
+        fields
+            .iter()
+            .map(|f| WriteFeature {
+                name: &f.name,
+                dtype: &f.dtype,
+            })
+            .collect()
+    }
+}
+
+/// A row to write: one entity's features, in the order of the features passed with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteRow {
     /// The entity key, serialized (entity key serialization v3).
@@ -108,11 +132,11 @@ pub trait OnlineStore: Send + Sync {
         features: &[&str],
     ) -> Result<Vec<Option<ReadRow>>>;
 
-    /// Writes rows atomically (all or none), each holding a value per name of `features`.
+    /// Writes rows atomically (all or none), each holding a value per feature of `features`.
     fn write(
         &self,
         table: Table<'_>,
-        features: &[&str],
+        features: &[WriteFeature<'_>],
         rows: &[WriteRow],
         durability: Durability,
     ) -> Result<WriteStats>;
