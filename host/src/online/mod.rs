@@ -1,7 +1,8 @@
 //! The online store: where materialized and pushed rows are kept for serving.
 //!
-//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`)
-//! and the WebAssembly store adapters of `type: plugin` (`plugin.rs`). It is synchronous on
+//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`),
+//! Feast's SQLite store in its own layout (`sqlite.rs`), and the WebAssembly store adapters
+//! of `type: plugin` (`plugin.rs`). It is synchronous on
 //! purpose: a read is a few microseconds of memory-mapped lookups, cheaper than any async
 //! machinery around it, and a server calls it from its own threads.
 
@@ -9,12 +10,14 @@ mod changes;
 pub mod kv;
 mod lmdb;
 mod plugin;
+mod sqlite;
 
 use anyhow::Result;
 
 pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 pub use plugin::{PluginStore, StoreUnavailable};
+pub use sqlite::SqliteStore;
 
 use crate::registry::{FeatureView, Field};
 use crate::repo::RepoConfig;
@@ -198,6 +201,7 @@ pub trait OnlineStore: Send + Sync {
 pub fn exists(config: &RepoConfig) -> bool {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => lmdb.path.exists(),
+        OnlineStoreConfig::Sqlite(sqlite) => sqlite.path.exists(),
         OnlineStoreConfig::Plugin(_) => true,
     }
 }
@@ -206,6 +210,7 @@ pub fn exists(config: &RepoConfig) -> bool {
 pub fn open(config: &RepoConfig) -> Result<Box<dyn OnlineStore>> {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => Ok(Box::new(LmdbStore::open(lmdb)?)),
+        OnlineStoreConfig::Sqlite(sqlite) => Ok(Box::new(SqliteStore::open(sqlite)?)),
         OnlineStoreConfig::Plugin(plugin) => Ok(Box::new(PluginStore::open(config, plugin)?)),
     }
 }
