@@ -12,13 +12,15 @@ use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch, TimestampNano
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use edgefeat::offline::materialize::{Job, NoProgress, run_job};
-use edgefeat::online::{Durability, LmdbStore, OnlineStore, Table, WriteRow};
+use edgefeat::online::{Durability, LmdbStore, OnlineStore, Table, WriteFeature, WriteRow};
 use edgefeat::registry::{Registry, diff_and_merge};
 use edgefeat::repo::RepoConfig;
 use edgefeat::repo::config::OnlineStoreConfig;
 use edgefeat::repo::definitions::load_definitions;
 use edgefeat::repo::validate::validate;
-use edgefeat::types::{RowRef, Value, encode_row, serialize_entity_key, serialize_entity_key_into};
+use edgefeat::types::{
+    DType, RowRef, Value, encode_row, serialize_entity_key, serialize_entity_key_into,
+};
 
 fn entity_key(c: &mut Criterion) {
     let id = Value::Int64(1001);
@@ -122,6 +124,12 @@ fn read_3_keys(c: &mut Criterion) {
         view: "driver_hourly_stats",
     };
     let names = ["conv_rate", "acc_rate", "avg_daily_trips"];
+    let dtypes = [DType::Float32, DType::Float32, DType::Int64];
+    let features: Vec<WriteFeature<'_>> = names
+        .iter()
+        .zip(&dtypes)
+        .map(|(&name, dtype)| WriteFeature { name, dtype })
+        .collect();
     let rows: Vec<WriteRow> = (0..ENTITIES)
         .map(|i| WriteRow {
             entity_key: serialize_entity_key(&[("driver_id", &Value::Int64(i))]).unwrap(),
@@ -132,7 +140,7 @@ fn read_3_keys(c: &mut Criterion) {
         .collect();
     for chunk in rows.chunks(50_000) {
         store
-            .write(table, &names, chunk, Durability::Deferred)
+            .write(table, &features, chunk, Durability::Deferred)
             .unwrap();
     }
     store.sync().unwrap();

@@ -93,9 +93,9 @@ fn start_redis(dir: &std::path::Path) -> Option<Redis> {
 }
 
 fn store_read(c: &mut Criterion) {
-    use edgefeat::online::{Durability, OnlineStore, Table, WriteRow};
+    use edgefeat::online::{Durability, OnlineStore, Table, WriteFeature, WriteRow};
     use edgefeat::repo::RepoConfig;
-    use edgefeat::types::serialize_entity_key;
+    use edgefeat::types::{DType, serialize_entity_key};
     assert!(
         !edgefeat::plugins::REDIS_LAYOUT_ADAPTER.is_empty(),
         "the example adapter is not embedded: rustup target add wasm32-wasip2, then rebuild"
@@ -138,6 +138,12 @@ fn store_read(c: &mut Criterion) {
         view: "driver_hourly_stats",
     };
     let features = ["conv_rate", "acc_rate", "avg_daily_trips"];
+    let dtypes = [DType::Float32, DType::Float32, DType::Int64];
+    let columns: Vec<WriteFeature<'_>> = features
+        .iter()
+        .zip(&dtypes)
+        .map(|(&name, dtype)| WriteFeature { name, dtype })
+        .collect();
     let keys: Vec<Vec<u8>> = (0..1000)
         .map(|i| serialize_entity_key(&[("driver_id", &Value::Int64(1000 + i))]).unwrap())
         .collect();
@@ -154,7 +160,7 @@ fn store_read(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_read_3_keys_3_features");
     for (name, store) in &stores {
         store
-            .write(table, &features, &rows, Durability::Sync)
+            .write(table, &columns, &rows, Durability::Sync)
             .expect("write");
         let got = store.read(table, &wanted, &features).expect("read");
         assert!(got.iter().all(Option::is_some), "{name} holds the rows");

@@ -10,9 +10,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use edgefeat::online::{Durability, LmdbStore, OnlineStore, Table, WriteRow};
+use edgefeat::online::{Durability, LmdbStore, OnlineStore, Table, WriteFeature, WriteRow};
 use edgefeat::repo::config::{LmdbConfig, WritePolicy};
-use edgefeat::types::{Value, serialize_entity_key};
+use edgefeat::types::{DType, Value, serialize_entity_key};
 use edgefeat::vector::index::{Indexes, Vectors};
 use edgefeat::vector::kernels::{Query, dot, squared_l2};
 use edgefeat::vector::{Metric, VectorIndex};
@@ -91,6 +91,11 @@ fn follow_store(c: &mut Criterion) {
         project: "bench",
         view: "docs",
     };
+    let embedding = DType::Array(Box::new(DType::Float32));
+    let features = [WriteFeature {
+        name: "embedding",
+        dtype: &embedding,
+    }];
     let all = floats(5, DOCS * DIM);
     for (n, chunk) in all.chunks(10_000 * DIM).enumerate() {
         let rows: Vec<WriteRow> = chunk
@@ -99,7 +104,7 @@ fn follow_store(c: &mut Criterion) {
             .map(|(i, v)| row(n * 10_000 + i, v))
             .collect();
         store
-            .write(table, &["embedding"], &rows, Durability::Deferred)
+            .write(table, &features, &rows, Durability::Deferred)
             .expect("written");
     }
     store.sync().expect("synced");
@@ -127,12 +132,7 @@ fn follow_store(c: &mut Criterion) {
         bench.iter(|| {
             id = (id + 7919) % DOCS;
             store
-                .write(
-                    table,
-                    &["embedding"],
-                    &[row(id, &one)],
-                    Durability::Deferred,
-                )
+                .write(table, &features, &[row(id, &one)], Durability::Deferred)
                 .expect("written");
             indexes
                 .current(&store, table, "embedding", &spec)

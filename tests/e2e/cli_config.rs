@@ -87,11 +87,12 @@ fn unknown_keys_warn_and_unknown_types_fail() {
         "{}",
         r.stderr
     );
-    std::fs::write(&path, yaml.replace("type: lmdb", "type: sqlite")).unwrap();
+    std::fs::write(&path, yaml.replace("type: lmdb", "type: dynamodb")).unwrap();
     let r = run(&repo, &["apply"]).failure();
     assert!(
-        r.stderr
-            .contains("online_store.type `sqlite` is not supported; supported: lmdb, plugin"),
+        r.stderr.contains(
+            "online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, plugin"
+        ),
         "{}",
         r.stderr
     );

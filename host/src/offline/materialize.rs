@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::offline::source::{SourcePlan, latest_per_entity};
-use crate::online::{Durability, OnlineStore, Table};
+use crate::online::{Durability, OnlineStore, Table, WriteFeature};
 use crate::registry::feast::{IntervalRecord, decode_registry, record_intervals};
 use crate::registry::{
     FeatureView, MaterializationInterval, Registry, RegistryLock, Stored, is_feast_registry,
@@ -160,6 +160,14 @@ pub fn run_job(
         view: &view.spec.name,
     };
     let names: Vec<&str> = plan.features.iter().map(|f| f.name.as_str()).collect();
+    let features: Vec<WriteFeature<'_>> = plan
+        .features
+        .iter()
+        .map(|f| WriteFeature {
+            name: &f.name,
+            dtype: &f.dtype,
+        })
+        .collect();
     let mut outcome = Outcome {
         rows_read: latest.rows_read,
         rows_in_window: latest.rows_in_window,
@@ -169,7 +177,7 @@ pub fn run_job(
     crate::vector::check_rows(&view.spec, &names, &latest.rows).map_err(anyhow::Error::msg)?;
     progress.writing(latest.rows.len() as u64);
     for chunk in latest.rows.chunks(WRITE_CHUNK) {
-        let stats = store.write(table, &names, chunk, Durability::Deferred)?;
+        let stats = store.write(table, &features, chunk, Durability::Deferred)?;
         outcome.written += stats.written;
         outcome.kept_newer += stats.kept_newer;
         progress.wrote(chunk.len() as u64);

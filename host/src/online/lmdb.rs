@@ -26,8 +26,8 @@ use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError, RoTxn, WithoutTls};
 
 use super::{
-    Durability, InfraChange, OnlineStore, ReadRow, RowVisitor, Scan, Table, TableVersion, WriteRow,
-    WriteStats,
+    Durability, InfraChange, OnlineStore, ReadRow, RowVisitor, Scan, Table, TableVersion,
+    WriteFeature, WriteRow, WriteStats,
 };
 use crate::registry::FeatureView;
 use crate::repo::config::{LmdbConfig, WritePolicy};
@@ -489,10 +489,13 @@ impl OnlineStore for LmdbStore {
     fn write(
         &self,
         table: Table<'_>,
-        features: &[&str],
+        features: &[WriteFeature<'_>],
         rows: &[WriteRow],
         durability: Durability,
     ) -> Result<WriteStats> {
+        // Rows are stored in edgefeat's self-describing codec: names suffice.
+        let features: Vec<&str> = features.iter().map(|f| f.name).collect();
+        let features = features.as_slice();
         if let Some(bad) = rows.iter().find(|r| r.values.len() != features.len()) {
             bail!(
                 "a row for table {} holds {} values for {} features",

@@ -1,7 +1,7 @@
 //! The LMDB store through the `OnlineStore` trait.
 
 use super::*;
-use crate::types::serialize_entity_key;
+use crate::types::{DType, serialize_entity_key};
 
 fn config(dir: &std::path::Path, policy: WritePolicy, map_size: u64) -> LmdbConfig {
     LmdbConfig {
@@ -28,7 +28,16 @@ const T: Table<'static> = Table {
     project: "p",
     view: "v",
 };
-const NAMES: [&str; 2] = ["a", "s"];
+const NAMES: [WriteFeature<'static>; 2] = [
+    WriteFeature {
+        name: "a",
+        dtype: &DType::Float32,
+    },
+    WriteFeature {
+        name: "s",
+        dtype: &DType::String,
+    },
+];
 
 fn read_a(store: &LmdbStore, id: i64) -> Option<Value> {
     let k = key(id);

@@ -1,7 +1,8 @@
 //! The online store: where materialized and pushed rows are kept for serving.
 //!
-//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`)
-//! and the WebAssembly store adapters of `type: plugin` (`plugin.rs`). It is synchronous on
+//! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`),
+//! Feast's SQLite store in its own layout (`sqlite.rs`), and the WebAssembly store adapters
+//! of `type: plugin` (`plugin.rs`). It is synchronous on
 //! purpose: a read is a few microseconds of memory-mapped lookups, cheaper than any async
 //! machinery around it, and a server calls it from its own threads.
 
@@ -9,17 +10,19 @@ mod changes;
 pub mod kv;
 mod lmdb;
 mod plugin;
+mod sqlite;
 
 use anyhow::Result;
 
 pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 pub use plugin::{PluginStore, StoreUnavailable};
+pub use sqlite::SqliteStore;
 
-use crate::registry::FeatureView;
+use crate::registry::{FeatureView, Field};
 use crate::repo::RepoConfig;
 use crate::repo::config::OnlineStoreConfig;
-use crate::types::Value;
+use crate::types::{DType, Value};
 
 /// One infrastructure change, printed by `apply` under the registry changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +44,31 @@ impl Table<'_> {
     }
 }
 
-/// A row to write: one entity's features, in the order of the feature names passed with it.
+/// A feature a write carries: its name, and its declared dtype, which a store keeping Feast's
+/// `Value` protobuf needs (an empty list is written with its element type, a map value as a
+/// map or a struct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteFeature<'a> {
+    /// The feature's name.
+    pub name: &'a str,
+    /// Its declared dtype.
+    pub dtype: &'a DType,
+}
+
+impl<'a> WriteFeature<'a> {
+    /// The features of a view's schema, in order.
+    pub fn of_fields(fields: &'a [Field]) -> Vec<WriteFeature<'a>> {
+        fields
+            .iter()
+            .map(|f| WriteFeature {
+                name: &f.name,
+                dtype: &f.dtype,
+            })
+            .collect()
+    }
+}
+
+/// A row to write: one entity's features, in the order of the features passed with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteRow {
     /// The entity key, serialized (entity key serialization v3).
@@ -108,11 +135,11 @@ pub trait OnlineStore: Send + Sync {
         features: &[&str],
     ) -> Result<Vec<Option<ReadRow>>>;
 
-    /// Writes rows atomically (all or none), each holding a value per name of `features`.
+    /// Writes rows atomically (all or none), each holding a value per feature of `features`.
     fn write(
         &self,
         table: Table<'_>,
-        features: &[&str],
+        features: &[WriteFeature<'_>],
         rows: &[WriteRow],
         durability: Durability,
     ) -> Result<WriteStats>;
@@ -174,6 +201,7 @@ pub trait OnlineStore: Send + Sync {
 pub fn exists(config: &RepoConfig) -> bool {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => lmdb.path.exists(),
+        OnlineStoreConfig::Sqlite(sqlite) => sqlite.path.exists(),
         OnlineStoreConfig::Plugin(_) => true,
     }
 }
@@ -182,6 +210,7 @@ pub fn exists(config: &RepoConfig) -> bool {
 pub fn open(config: &RepoConfig) -> Result<Box<dyn OnlineStore>> {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => Ok(Box::new(LmdbStore::open(lmdb)?)),
+        OnlineStoreConfig::Sqlite(sqlite) => Ok(Box::new(SqliteStore::open(sqlite)?)),
         OnlineStoreConfig::Plugin(plugin) => Ok(Box::new(PluginStore::open(config, plugin)?)),
     }
 }

@@ -9,7 +9,9 @@ use anyhow::Result;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
-use super::{Durability, InfraChange, OnlineStore, ReadRow, Table, WriteRow, WriteStats};
+use super::{
+    Durability, InfraChange, OnlineStore, ReadRow, Table, WriteFeature, WriteRow, WriteStats,
+};
 use crate::plugins::PluginEngine;
 use crate::plugins::adapter::{self, AdapterError, StoreAdapter};
 use crate::registry::FeatureView;
@@ -149,14 +151,14 @@ impl OnlineStore for PluginStore {
     fn write(
         &self,
         table: Table<'_>,
-        features: &[&str],
+        features: &[WriteFeature<'_>],
         rows: &[WriteRow],
         _durability: Durability,
     ) -> Result<WriteStats> {
         if rows.is_empty() {
             return Ok(WriteStats::default());
         }
-        let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+        let features: Vec<String> = features.iter().map(|f| f.name.to_string()).collect();
         // Bounded batches: one call carries at most this many rows, so a bulk
         // materialization neither builds one huge guest allocation nor one huge pipeline.
         const BATCH: usize = 1000;

@@ -18,7 +18,9 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 
 /// The online store types this build can serve from.
-pub const ONLINE_STORE_TYPES: [&str; 2] = ["lmdb", "plugin"];
+pub const ONLINE_STORE_TYPES: [&str; 3] = ["lmdb", "sqlite", "plugin"];
+/// The class path Feast also accepts for `type: sqlite`.
+const FEAST_SQLITE_CLASS: &str = "feast.infra.online_stores.sqlite.SqliteOnlineStore";
 const KV_TYPES: [&str; 2] = ["lmdb", "redis"];
 const OFFLINE_STORE_TYPES: [&str; 2] = ["file", "dask"];
 const AUTH_TYPES: [&str; 2] = ["no_auth", "oidc"];
@@ -56,6 +58,8 @@ pub struct RepoConfig {
 pub enum OnlineStoreConfig {
     /// The embedded LMDB store.
     Lmdb(LmdbConfig),
+    /// Feast's SQLite store, in Feast's layout (`type: sqlite`).
+    Sqlite(SqliteConfig),
     /// A WebAssembly store adapter (`type: plugin`).
     Plugin(PluginStoreConfig),
 }
@@ -126,6 +130,25 @@ pub struct LmdbConfig {
     /// Which of two rows for the same entity is kept.
     pub write_policy: WritePolicy,
 }
+
+/// `online_store` with `type: sqlite`: Feast's `SqliteOnlineStoreConfig`, plus two keys of
+/// edgefeat's own for sharing the file with a running Feast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteConfig {
+    /// The database file, absolute: `path` resolved against the repo (Feast's default
+    /// `data/online.db`); an absolute `path` is used as it is.
+    pub path: PathBuf,
+    /// How long a call waits for a database another process holds locked (`busy_timeout_ms`,
+    /// default 5000: Python's `sqlite3` default, which Feast uses) before it fails.
+    pub busy_timeout: std::time::Duration,
+    /// `journal_mode`: set on the file when the store opens (it persists for `wal`); `None`
+    /// leaves the file's mode alone.
+    pub journal_mode: Option<String>,
+}
+
+/// The journal modes `online_store.journal_mode` may set (SQLite's, except `off`, which
+/// gives up atomic writes).
+const JOURNAL_MODES: [&str; 5] = ["delete", "truncate", "persist", "memory", "wal"];
 
 /// How a write treats the row already stored for an entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,18 +380,14 @@ impl RepoConfig {
 
         check_registry_path(&registry, origin)?;
 
-        let online = raw.online_store.unwrap_or(RawOnlineStore {
-            kind: None,
-            path: None,
-            map_size: None,
-            write_policy: None,
-            plugin: None,
-            config: None,
-            kv: None,
-            allow_connect: None,
-        });
-        let kind = online.kind.clone().unwrap_or_else(|| "lmdb".to_string());
+        let online = raw.online_store.unwrap_or_default();
+        let kind = match online.kind.clone() {
+            None => "lmdb".to_string(),
+            Some(k) if k == FEAST_SQLITE_CLASS => "sqlite".to_string(),
+            Some(k) => k,
+        };
         check_type("online_store.type", &kind, &ONLINE_STORE_TYPES, origin)?;
+        let mut warnings = warnings;
         let map_size = size_or_default(online.map_size.as_ref())
             .map_err(|e| anyhow::anyhow!("{origin}: online_store.map_size: {e}"))?;
         let write_policy = match online.write_policy.as_deref() {
@@ -383,6 +402,15 @@ impl RepoConfig {
                 plugin_store_config(repo_path, online)
                     .map_err(|e| anyhow::anyhow!("{origin}: online_store.{e}"))?,
             )
+        } else if kind == "sqlite" {
+            let (config, notes) = sqlite_store_config(repo_path, online)
+                .map_err(|e| anyhow::anyhow!("{origin}: online_store.{e}"))?;
+            warnings.extend(
+                notes
+                    .into_iter()
+                    .map(|n| format!("{origin}: online_store.{n}")),
+            );
+            OnlineStoreConfig::Sqlite(config)
         } else {
             OnlineStoreConfig::Lmdb(LmdbConfig {
                 path: repo_path.join(
@@ -536,6 +564,50 @@ fn size_or_default(raw: Option<&RawSize>) -> Result<u64> {
         Some(RawSize::Bytes(n)) => *n,
         Some(RawSize::Text(t)) => parse_size(t).map_err(|e| anyhow::anyhow!(e))?,
     })
+}
+
+/// `online_store` with `type: sqlite`, and warnings for the Feast options whose columns
+/// edgefeat's writes leave NULL. Errors and warnings start with the key they are about.
+fn sqlite_store_config(
+    repo_path: &Path,
+    raw: RawOnlineStore,
+) -> Result<(SqliteConfig, Vec<String>)> {
+    let path = repo_path.join(raw.path.as_deref().unwrap_or("data/online.db"));
+    let busy_timeout = std::time::Duration::from_millis(raw.busy_timeout_ms.unwrap_or(5000));
+    let journal_mode = match raw.journal_mode {
+        None => None,
+        Some(mode) => {
+            let lower = mode.to_ascii_lowercase();
+            if !JOURNAL_MODES.contains(&lower.as_str()) {
+                bail!(
+                    "journal_mode `{mode}` is not supported; supported: {}",
+                    JOURNAL_MODES.join(", ")
+                );
+            }
+            Some(lower)
+        }
+    };
+    let mut notes = Vec::new();
+    if raw.vector_enabled == Some(true) {
+        notes.push(
+            "vector_enabled: rows edgefeat writes leave `vector_value` NULL, so Feast's vector search does not see them"
+                .to_string(),
+        );
+    }
+    if raw.enable_openai_compatible_store == Some(true) {
+        notes.push(
+            "enable_openai_compatible_store: rows edgefeat writes leave `value_num` NULL, so Feast's numeric filters do not match them"
+                .to_string(),
+        );
+    }
+    Ok((
+        SqliteConfig {
+            path,
+            busy_timeout,
+            journal_mode,
+        },
+        notes,
+    ))
 }
 
 /// `online_store` with `type: plugin`. Errors start with the key they are about.

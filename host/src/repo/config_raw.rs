@@ -55,7 +55,7 @@ pub(super) enum RawRegistry {
     },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(super) struct RawOnlineStore {
     #[serde(rename = "type")]
     pub(super) kind: Option<String>,
@@ -66,6 +66,10 @@ pub(super) struct RawOnlineStore {
     pub(super) config: Option<BTreeMap<String, RawScalar>>,
     pub(super) kv: Option<RawKv>,
     pub(super) allow_connect: Option<Vec<String>>,
+    pub(super) busy_timeout_ms: Option<u64>,
+    pub(super) journal_mode: Option<String>,
+    pub(super) vector_enabled: Option<bool>,
+    pub(super) enable_openai_compatible_store: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +176,14 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "config",
             "kv",
             "allow_connect",
+            // type: sqlite (Feast's, then edgefeat's own)
+            "text_search_enabled",
+            "enable_openai_compatible_store",
+            "vector_enabled",
+            "similarity",
+            "vector_len",
+            "busy_timeout_ms",
+            "journal_mode",
         ],
     ),
     ("offline_store", &["type"]),

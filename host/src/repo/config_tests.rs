@@ -135,6 +135,57 @@ fn the_feast_template_file_loads() {
 }
 
 #[test]
+fn a_feast_sqlite_store_config_loads() {
+    let sqlite = |yaml: &str| match load(&format!("project: p\nonline_store:\n{yaml}")) {
+        Ok(c) => match c.online_store {
+            OnlineStoreConfig::Sqlite(s) => Ok((s, c.warnings)),
+            other => panic!("not a sqlite store: {other:?}"),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    // The file `feast init` writes.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/feast-0.67/feature_store.yaml");
+    let c = load(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    assert_eq!(c.project, "feature_repo");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        c.online_store,
+        OnlineStoreConfig::Sqlite(SqliteConfig {
+            path: "/repo/data/online_store.db".into(),
+            busy_timeout: std::time::Duration::from_secs(5),
+            journal_mode: None,
+        })
+    );
+    // Feast's default path, an absolute one, the class path as type, edgefeat's own keys.
+    let (s, _) = sqlite("  type: sqlite\n").unwrap();
+    assert_eq!(s.path, Path::new("/repo/data/online.db"));
+    let (s, _) = sqlite("  type: sqlite\n  path: /var/feast/online.db\n").unwrap();
+    assert_eq!(s.path, Path::new("/var/feast/online.db"));
+    let (s, _) = sqlite(
+        "  type: feast.infra.online_stores.sqlite.SqliteOnlineStore\n  busy_timeout_ms: 250\n  journal_mode: WAL\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (s.busy_timeout, s.journal_mode.as_deref()),
+        (std::time::Duration::from_millis(250), Some("wal"))
+    );
+    assert_eq!(
+        sqlite("  type: sqlite\n  journal_mode: off\n").unwrap_err(),
+        "feature_store.yaml: online_store.journal_mode `off` is not supported; supported: delete, truncate, persist, memory, wal"
+    );
+    // Feast options whose columns edgefeat leaves NULL are accepted, with a warning.
+    let (_, warnings) =
+        sqlite("  type: sqlite\n  vector_enabled: true\n  text_search_enabled: false\n").unwrap();
+    assert_eq!(
+        warnings,
+        [
+            "feature_store.yaml: online_store.vector_enabled: rows edgefeat writes leave `vector_value` NULL, so Feast's vector search does not see them"
+        ]
+    );
+}
+
+#[test]
 fn lmdb_map_size_and_write_policy() {
     let c =
         load("project: p\nonline_store:\n  map_size: 512MiB\n  write_policy: last_write_wins\n")
@@ -209,17 +260,17 @@ fn unknown_keys_warn_with_the_known_ones() {
         c.warnings,
         [
             "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring, plugins",
-            "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect",
+            "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect, text_search_enabled, enable_openai_compatible_store, vector_enabled, similarity, vector_len, busy_timeout_ms, journal_mode",
         ]
     );
 }
 
 #[test]
 fn unknown_types_fail_with_the_supported_list() {
-    let e = load("project: p\nonline_store:\n  type: sqlite\n").unwrap_err();
+    let e = load("project: p\nonline_store:\n  type: dynamodb\n").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "feature_store.yaml: online_store.type `sqlite` is not supported; supported: lmdb, plugin"
+        "feature_store.yaml: online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, plugin"
     );
     let e = load("project: p\nauth:\n  type: kubernetes\n").unwrap_err();
     assert_eq!(

@@ -4,7 +4,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::*;
-use crate::online::{Durability, InfraChange, ReadRow, WriteRow, WriteStats};
+use crate::online::{Durability, InfraChange, ReadRow, WriteFeature, WriteRow, WriteStats};
+
+/// Features of dtype Int64 (the in-memory store ignores the dtype).
+fn int64s<'a>(names: &[&'a str]) -> Vec<WriteFeature<'a>> {
+    names
+        .iter()
+        .map(|&name| WriteFeature {
+            name,
+            dtype: &DType::Int64,
+        })
+        .collect()
+}
 use crate::registry::{Definitions, Entity, Field, Projection, diff_and_merge};
 use crate::registry::{FeatureService, Project};
 
@@ -54,7 +65,7 @@ impl OnlineStore for MemStore {
     fn write(
         &self,
         table: Table<'_>,
-        features: &[&str],
+        features: &[WriteFeature<'_>],
         rows: &[WriteRow],
         _: Durability,
     ) -> anyhow::Result<WriteStats> {
@@ -62,7 +73,7 @@ impl OnlineStore for MemStore {
         for r in rows {
             let values = features
                 .iter()
-                .map(|f| f.to_string())
+                .map(|f| f.name.to_string())
                 .zip(r.values.iter().cloned())
                 .collect();
             all.insert(
@@ -169,7 +180,7 @@ fn setup() -> (Snapshot, MemStore) {
     store
         .write(
             t,
-            &["x", "y"],
+            &int64s(&["x", "y"]),
             &[WriteRow {
                 entity_key: key(1),
                 event_ts_micros: 10 * HOUR,
@@ -190,7 +201,7 @@ fn setup() -> (Snapshot, MemStore) {
                 project: "p",
                 view: "dz",
             },
-            &["n"],
+            &int64s(&["n"]),
             &[WriteRow {
                 entity_key: dz,
                 event_ts_micros: HOUR,

@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use crate::online::{Durability, OnlineStore, Table, WriteRow, WriteStats};
+use crate::online::{Durability, OnlineStore, Table, WriteFeature, WriteRow, WriteStats};
 use crate::registry::{FeatureView, Registry, SourceKind};
 use crate::serving::ServingError;
 use crate::serving::coerce::coerce_entity_value;
@@ -87,13 +87,13 @@ pub fn write_rows(
     if rows.is_empty() {
         return Ok(WriteStats::default());
     }
-    let names: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
+    let features = WriteFeature::of_fields(&view.features);
     let table = Table {
         project: &registry.project.spec.name,
         view: &view.name,
     };
     store
-        .write(table, &names, rows, Durability::Sync)
+        .write(table, &features, rows, Durability::Sync)
         .map_err(|e| ServingError::store("write", format!("{e:#}")))
 }
 

@@ -9,6 +9,7 @@ mod entity_key;
 pub mod json;
 pub mod time;
 mod value;
+pub mod value_proto;
 
 pub use codec::{
     CodecError, MAX_VALUE_DEPTH, ROW_FORMAT_VERSION, RowRef, decode_row_header, decode_value,

@@ -1,7 +1,7 @@
 use super::*;
-use crate::online::{Durability, LmdbStore, WriteRow};
+use crate::online::{Durability, LmdbStore, WriteFeature, WriteRow};
 use crate::repo::config::{LmdbConfig, WritePolicy};
-use crate::types::{Value, serialize_entity_key};
+use crate::types::{DType, Value, serialize_entity_key};
 
 fn vector_value(v: &[f32]) -> Value {
     Value::List(v.iter().map(|x| Value::Float(*x)).collect())
@@ -44,8 +44,13 @@ fn write(store: &LmdbStore, docs: &[(i64, Option<Vec<f32>>)]) {
             values: vec![v.as_deref().map_or(Value::Null, vector_value)],
         })
         .collect();
+    let embedding = DType::Array(Box::new(DType::Float32));
+    let features = [WriteFeature {
+        name: "embedding",
+        dtype: &embedding,
+    }];
     store
-        .write(TABLE, &["embedding"], &rows, Durability::Sync)
+        .write(TABLE, &features, &rows, Durability::Sync)
         .expect("written");
 }
 
