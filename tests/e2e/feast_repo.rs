@@ -66,7 +66,7 @@ fn a_feast_repo_serves_what_feast_materialized() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let want = format!(
-        r#"{{"metadata":{{"feature_names":["driver_id","conv_rate","acc_rate","avg_daily_trips"]}},"results":[{{"values":[1001,1002,1003],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]}},{{"values":[0.6644290685653687,0.11654363572597504,0.9411654472351074],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}},{{"values":[0.7406190037727356,0.7496524453163147,0.9963051080703735],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}},{{"values":[108,260,896],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}}]}}"#
+        r#"{{"results":[{{"values":[1001,1002,1003],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z","1970-01-01T00:00:00Z","1970-01-01T00:00:00Z"]}},{{"values":[0.6644290685653687,0.11654363572597504,0.9411654472351074],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}},{{"values":[0.7406190037727356,0.7496524453163147,0.9963051080703735],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}},{{"values":[108,260,896],"statuses":["PRESENT","PRESENT","PRESENT"],"event_timestamps":["{TS}","{TS}","{TS}"]}}],"metadata":{{"feature_names":["driver_id","conv_rate","acc_rate","avg_daily_trips"]}}}}"#
     );
     assert_eq!(r.text(), want);
 
@@ -103,9 +103,15 @@ fn a_feast_repo_serves_what_feast_materialized() {
     );
     // conv_rate (float32, widened as pandas does) + val_to_add.
     let plus1 = results[2]["values"][0].as_f64().unwrap();
-    assert!((plus1 - (0.6644290685653687 + 1000.0)).abs() < 1e-9, "{plus1}");
+    assert!(
+        (plus1 - (0.6644290685653687 + 1000.0)).abs() < 1e-9,
+        "{plus1}"
+    );
     let plus2 = results[3]["values"][0].as_f64().unwrap();
-    assert!((plus2 - (0.6644290685653687 + 2000.0)).abs() < 1e-9, "{plus2}");
+    assert!(
+        (plus2 - (0.6644290685653687 + 2000.0)).abs() < 1e-9,
+        "{plus2}"
+    );
 
     // full_feature_names, over the push-fed view.
     let r = server.post_json(
@@ -114,7 +120,7 @@ fn a_feast_repo_serves_what_feast_materialized() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let want = format!(
-        r#"{{"metadata":{{"feature_names":["driver_id","driver_hourly_stats_fresh__conv_rate","driver_hourly_stats_fresh__avg_daily_trips"]}},"results":[{{"values":[1005],"statuses":["PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z"]}},{{"values":[0.2798316180706024],"statuses":["PRESENT"],"event_timestamps":["{TS}"]}},{{"values":[226],"statuses":["PRESENT"],"event_timestamps":["{TS}"]}}]}}"#
+        r#"{{"results":[{{"values":[1005],"statuses":["PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z"]}},{{"values":[0.2798316180706024],"statuses":["PRESENT"],"event_timestamps":["{TS}"]}},{{"values":[226],"statuses":["PRESENT"],"event_timestamps":["{TS}"]}}],"metadata":{{"feature_names":["driver_id","driver_hourly_stats_fresh__conv_rate","driver_hourly_stats_fresh__avg_daily_trips"]}}}}"#
     );
     assert_eq!(r.text(), want);
 
@@ -166,7 +172,10 @@ fn without_its_plugin_an_on_demand_view_names_what_to_provide() {
     );
     assert_eq!(r.status, 500, "{}", r.text());
     let body = r.text();
-    assert!(body.contains("on demand feature view transformed_conv_rate"), "{body}");
+    assert!(
+        body.contains("on demand feature view transformed_conv_rate"),
+        "{body}"
+    );
     assert!(
         body.contains("the Python (pandas) function `transformed_conv_rate`"),
         "{body}"
@@ -187,21 +196,33 @@ fn edgefeat_never_rewrites_a_feast_registrys_definitions() {
     let before = std::fs::read(repo.join("data/registry.db")).unwrap();
     std::fs::write(
         repo.join("defs.yaml"),
-        "entities:\n  - name: rider\n    join_keys: [rider_id]\n",
+        "entities:\n  - name: rider\n    join_keys: [rider_id]\n    value_type: Int64\n",
     )
     .unwrap();
     let r = run(&repo, &["apply"]).failure();
-    assert!(r.stderr.contains("is Feast's registry: `feast apply` writes it"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("is Feast's registry: `feast apply` writes it"),
+        "{}",
+        r.stderr
+    );
     let r = run(&repo, &["teardown"]).failure();
     assert!(r.stderr.contains("run `feast teardown`"), "{}", r.stderr);
-    assert_eq!(std::fs::read(repo.join("data/registry.db")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(repo.join("data/registry.db")).unwrap(),
+        before
+    );
 
     // The listings read it, without Feast's internal entity.
     let r = run(&repo, &["entities", "list"]).success();
     assert!(r.stdout.contains("driver"), "{}", r.stdout);
     assert!(!r.stdout.contains("__dummy"), "{}", r.stdout);
     let r = run(&repo, &["feature-views", "list"]).success();
-    assert!(r.stdout.contains("driver_hourly_stats_fresh"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("driver_hourly_stats_fresh"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -224,7 +245,10 @@ fn a_torn_registry_keeps_the_loaded_one_serving() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("[896]"), "{}", r.text());
     let health = server.get("/health");
-    assert_ne!(health.status, 200, "a registry that cannot be read is reported");
+    assert_ne!(
+        health.status, 200,
+        "a registry that cannot be read is reported"
+    );
     // Once whole again, it is read again.
     std::fs::write(&path, &bytes).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -233,7 +257,15 @@ fn a_torn_registry_keeps_the_loaded_one_serving() {
 
 /// Every row of a Feast SQLite table, sorted: entity key, feature, value, value_text,
 /// vector_value, event_ts, created_ts.
-type SqlRow = (Vec<u8>, String, Vec<u8>, Option<String>, Option<Vec<u8>>, i64, i64);
+type SqlRow = (
+    Vec<u8>,
+    String,
+    Vec<u8>,
+    Option<String>,
+    Option<Vec<u8>>,
+    i64,
+    i64,
+);
 
 fn table_rows(db: &Path, table: &str) -> Vec<SqlRow> {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -291,10 +323,19 @@ fn materialize_from_the_parquet_reproduces_feasts_online_store() {
     // The window Feast materialized (the fixture's own dates: its data is fixed).
     let r = run(
         &repo,
-        &["materialize", "2021-01-01T00:00:00", "2026-12-01T20:29:32", "--no-progress"],
+        &[
+            "materialize",
+            "2021-01-01T00:00:00",
+            "2026-12-01T20:29:32",
+            "--no-progress",
+        ],
     )
     .success();
-    assert!(r.stdout.contains("into the sqlite online store"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("into the sqlite online store"),
+        "{}",
+        r.stdout
+    );
     for (t, want) in tables.iter().zip(&want) {
         let got = table_rows(&db, t);
         assert_eq!(got.len(), want.len(), "{t}");
@@ -305,14 +346,20 @@ fn materialize_from_the_parquet_reproduces_feasts_online_store() {
             } else {
                 assert_eq!(g.2, w.2, "{t} {}: value bytes", g.1);
             }
-            assert_eq!((&g.3, &g.4, g.5, g.6), (&w.3, &w.4, w.5, w.6), "{t} {}", g.1);
+            assert_eq!(
+                (&g.3, &g.4, g.5, g.6),
+                (&w.3, &w.4, w.5, w.6),
+                "{t} {}",
+                g.1
+            );
         }
     }
 
     // The window is recorded where Feast reads it: the next incremental run starts there.
-    let registry = edgefeat::registry::load_registry(&repo.join("data/registry.db"), "feature_repo")
-        .unwrap()
-        .unwrap();
+    let registry =
+        edgefeat::registry::load_registry(&repo.join("data/registry.db"), "feature_repo")
+            .unwrap()
+            .unwrap();
     for view in ["driver_hourly_stats", "driver_hourly_stats_fresh"] {
         let intervals = &registry.feature_views[view].meta.materialization_intervals;
         assert_eq!(intervals.len(), 2, "{view}: Feast's and ours");
@@ -324,10 +371,18 @@ fn materialize_from_the_parquet_reproduces_feasts_online_store() {
     }
     let r = run(
         &repo,
-        &["materialize-incremental", "2026-12-01T21:00:00", "--no-progress"],
+        &[
+            "materialize-incremental",
+            "2026-12-01T21:00:00",
+            "--no-progress",
+        ],
     )
     .success();
-    assert!(r.stdout.contains("from 2026-12-01 20:29:32"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("from 2026-12-01 20:29:32"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

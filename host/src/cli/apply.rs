@@ -20,6 +20,12 @@ pub(super) enum Mode {
 }
 
 pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
+    if is_feast_registry(&config.registry_path) {
+        anyhow::bail!(
+            "{} is Feast's registry: `feast apply` writes it, and edgefeat never rewrites definitions there. Run `feast apply` as before and `edgefeat serve` reads the result; or, to leave Python definitions behind, `edgefeat import --out DIR` writes them as YAML for an edgefeat repo of its own",
+            config.registry_path.display()
+        );
+    }
     let (files, parse_errors) = load_definitions(config).with_context(|| {
         format!(
             "cannot read the definitions in {}",
@@ -50,12 +56,6 @@ pub(super) fn run(config: &RepoConfig, mode: Mode) -> Result<()> {
         Mode::Apply => Some(RegistryLock::acquire(&config.registry_path)?),
         Mode::Plan => None,
     };
-    if is_feast_registry(&config.registry_path) {
-        anyhow::bail!(
-            "{} is Feast's registry: `feast apply` writes it, and edgefeat never rewrites definitions there. Run `feast apply` as before and `edgefeat serve` reads the result; or, to leave Python definitions behind, `edgefeat import --out DIR` writes them as YAML for an edgefeat repo of its own",
-            config.registry_path.display()
-        );
-    }
     let old = load_registry(&config.registry_path, &config.project)?;
     let (new, diff) = diff_and_merge(old.as_ref(), defs, project, chrono::Utc::now());
 

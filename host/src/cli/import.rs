@@ -163,6 +163,7 @@ fn store_text(store: &OnlineStoreConfig) -> String {
     match store {
         OnlineStoreConfig::Lmdb(c) => format!("lmdb at {}", c.path.display()),
         OnlineStoreConfig::Plugin(p) => format!("store adapter `{}`", p.plugin),
+        OnlineStoreConfig::Sqlite(c) => format!("sqlite at {}", c.path.display()),
     }
 }
 
@@ -275,6 +276,9 @@ fn feature_store_yaml(config: &RepoConfig, project: &str) -> Result<(String, Vec
     let absolute = |p: &Path| Yaml::Str(p.to_string_lossy().into_owned());
     match &config.online_store {
         OnlineStoreConfig::Lmdb(c) => {
+            set_path(&mut doc, &["online_store", "path"], absolute(&c.path));
+        }
+        OnlineStoreConfig::Sqlite(c) => {
             set_path(&mut doc, &["online_store", "path"], absolute(&c.path));
         }
         OnlineStoreConfig::Plugin(p) => match &p.kv {

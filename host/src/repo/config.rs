@@ -70,6 +70,7 @@ impl OnlineStoreConfig {
         match self {
             OnlineStoreConfig::Lmdb(_) => "lmdb",
             OnlineStoreConfig::Plugin(_) => "plugin",
+            OnlineStoreConfig::Sqlite(_) => "sqlite",
         }
     }
 }
