@@ -203,8 +203,14 @@ impl FeatureServer {
                 true
             }
             Err(e) => {
-                tracing::warn!("registry reload failed, still serving the previous one: {e:#}");
-                *error = Some(format!("{e:#}"));
+                let message = format!("{e:#}");
+                // A torn file is read again a few times in a row: say so once, not each time.
+                if error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(
+                        "registry reload failed, still serving the previous one: {message}"
+                    );
+                }
+                *error = Some(message);
                 false
             }
         }
