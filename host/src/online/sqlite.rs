@@ -25,8 +25,11 @@
 //!
 //! Concurrency: a small pool of connections, each with its prepared statements cached, serves
 //! the server's threads. A database locked by a writer (Feast materializing) is waited for up
-//! to the busy timeout rather than failed at once. Nothing persistent about the user's file is
-//! changed (its journal mode in particular) unless `journal_mode` is configured.
+//! to the busy timeout rather than failed at once; in SQLite's default journal mode a writer
+//! shuts readers out only while it commits, so a read waits milliseconds, and reads stay on
+//! the server's async workers like the LMDB store's ([`OnlineStore::blocking`] is false).
+//! Nothing persistent about the user's file is changed (its journal mode in particular)
+//! unless `journal_mode` is configured.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,42 +72,6 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// A pooled connection, returned to the pool when dropped.
-struct Pooled<'a> {
-    conn: Option<Connection>,
-    store: &'a SqliteStore,
-}
-
-impl std::ops::Deref for Pooled<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        // Only `drop` takes the connection out.
-        self.conn.as_ref().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
-            return;
-        };
-        // A connection left inside a transaction (an error mid-way) is closed, not reused.
-        if !conn.is_autocommit() {
-            return;
-        }
-        let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < POOL_IDLE {
-            idle.push(conn);
-        }
-    }
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file of `config`, and applies `journal_mode`
     /// if it is set.
@@ -121,10 +88,10 @@ impl SqliteStore {
             idle: Mutex::new(Vec::new()),
         };
         if let Some(mode) = &config.journal_mode {
-            let conn = store.conn()?;
-            let set: String = conn
-                .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| r.get(0))
-                .with_context(|| store.context("set the journal mode"))?;
+            let set: String = store.with_conn(|conn| {
+                conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| r.get(0))
+                    .with_context(|| store.context("set the journal mode"))
+            })?;
             if !set.eq_ignore_ascii_case(mode) {
                 bail!(
                     "the SQLite online store at {} stays in journal mode {set}: {mode} could not be set",
@@ -149,17 +116,23 @@ impl SqliteStore {
         )
     }
 
-    /// A connection from the pool, or a new one.
-    fn conn(&self) -> Result<Pooled<'_>> {
+    /// Runs `f` on a connection from the pool (or a new one), then returns the connection to
+    /// the pool, unless the pool is full or `f` left it inside a transaction (an error
+    /// mid-way), when it is closed instead.
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
+        let mut conn = match idle {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        Ok(Pooled {
-            conn: Some(conn),
-            store: self,
-        })
+        let out = f(&mut conn);
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < POOL_IDLE {
+                idle.push(conn);
+            }
+        }
+        out
     }
 
     fn connect(&self) -> Result<Connection> {
@@ -174,7 +147,7 @@ impl SqliteStore {
         Ok(conn)
     }
 
-    /// The names of the tables the database holds.
+    /// Whether the database holds the table `name`.
     fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
         conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
             .exists([name])
@@ -215,10 +188,15 @@ impl SqliteStore {
             }
             index
         });
-        while let Some(row) = rows
-            .next()
-            .with_context(|| self.context(&format!("read {table}")))?
-        {
+        loop {
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                // The table was dropped since the statement was cached: SQLite prepares it
+                // again at its first step, and finds no table.
+                Err(e) if is_no_such_table(&e) => return Ok(false),
+                Err(e) => return Err(e).with_context(|| self.context(&format!("read {table}"))),
+            };
             let key = blob(row.get_ref(0)?, "entity_key")?;
             let Some(at) = (match &index {
                 Some(index) => index.get(key).copied(),
@@ -445,39 +423,42 @@ impl OnlineStore for SqliteStore {
         keep: &[&FeatureView],
         delete: &[&FeatureView],
     ) -> Result<Vec<InfraChange>> {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .with_context(|| self.context("begin a transaction"))?;
-        let mut changes = Vec::new();
-        for v in keep {
-            let name = Table {
-                project,
-                view: &v.name,
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .with_context(|| self.context("begin a transaction"))?;
+            let mut changes = Vec::new();
+            for v in keep {
+                let name = Table {
+                    project,
+                    view: &v.name,
+                }
+                .name();
+                if Self::create_table(&tx, &name)
+                    .with_context(|| self.context(&format!("create table {name}")))?
+                {
+                    changes.push(InfraChange(format!("Created sqlite table {name}")));
+                }
             }
-            .name();
-            if Self::create_table(&tx, &name)
-                .with_context(|| self.context(&format!("create table {name}")))?
-            {
-                changes.push(InfraChange(format!("Created sqlite table {name}")));
+            for v in delete {
+                let name = Table {
+                    project,
+                    view: &v.name,
+                }
+                .name();
+                if Self::table_exists(&tx, &name)? {
+                    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_id(&name)))
+                        .with_context(|| self.context(&format!("drop table {name}")))?;
+                    changes.push(InfraChange(format!("Deleted sqlite table {name}")));
+                }
             }
-        }
-        for v in delete {
-            let name = Table {
-                project,
-                view: &v.name,
-            }
-            .name();
-            if Self::table_exists(&tx, &name)? {
-                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_id(&name)))
-                    .with_context(|| self.context(&format!("drop table {name}")))?;
-                changes.push(InfraChange(format!("Deleted sqlite table {name}")));
-            }
-        }
-        tx.commit().with_context(|| self.context("commit"))?;
-        Ok(changes)
+            tx.commit().with_context(|| self.context("commit"))?;
+            Ok(changes)
+        })
     }
 
+    /// Drops the project's tables. Feast deletes the whole file instead; the file may hold
+    /// other projects' tables, so it stays.
     fn teardown(&self, project: &str, views: &[&FeatureView]) -> Result<Vec<InfraChange>> {
         self.update(project, &[], views)
     }
@@ -493,10 +474,11 @@ impl OnlineStore for SqliteStore {
             return Ok(out);
         }
         let name = table.name();
-        let mut conn = self.conn()?;
-        if entity_keys.len() <= READ_CHUNK {
-            self.read_chunk(&conn, &name, entity_keys, features, &mut out)?;
-        } else {
+        self.with_conn(|conn| {
+            if entity_keys.len() <= READ_CHUNK {
+                self.read_chunk(conn, &name, entity_keys, features, &mut out)?;
+                return Ok(());
+            }
             // Several queries, one snapshot.
             let tx = conn
                 .transaction()
@@ -508,11 +490,18 @@ impl OnlineStore for SqliteStore {
                     break;
                 }
             }
-            tx.commit().with_context(|| self.context("end a read"))?;
-        }
-        // A key asked for twice: the scan above filled its first place only.
-        if entity_keys.len() > 1 {
-            let mut first: HashMap<&[u8], usize> = HashMap::new();
+            tx.commit().with_context(|| self.context("end a read"))
+        })?;
+        // A key asked for twice: the scan above filled its first place only. (The server
+        // asks for each key once; few keys are checked without allocating.)
+        if entity_keys.len() <= KEY_SCAN_LIMIT {
+            for i in 1..entity_keys.len() {
+                if let Some(j) = entity_keys[..i].iter().position(|k| *k == entity_keys[i]) {
+                    out[i] = out[j].clone();
+                }
+            }
+        } else {
+            let mut first: HashMap<&[u8], usize> = HashMap::with_capacity(entity_keys.len());
             for (i, k) in entity_keys.iter().enumerate() {
                 match first.get(k) {
                     Some(&j) => out[i] = out[j].clone(),
@@ -544,16 +533,18 @@ impl OnlineStore for SqliteStore {
             return Ok(WriteStats::default());
         }
         let name = table.name();
-        let mut conn = self.conn()?;
-        // IMMEDIATE takes the write lock at once, so a busy database is waited for here
-        // (busy timeout) rather than failing half-way when a read lock cannot be upgraded.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .with_context(|| self.context(&format!("write {name}")))?;
-        Self::write_rows(&tx, &name, features, rows)
-            .with_context(|| self.context(&format!("write {name}")))?;
-        tx.commit()
-            .with_context(|| self.context(&format!("commit a write to {name}")))?;
+        self.with_conn(|conn| {
+            // IMMEDIATE takes the write lock at once, so a busy database is waited for here
+            // (busy timeout) rather than failing half-way when a read lock cannot be
+            // upgraded.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .with_context(|| self.context(&format!("write {name}")))?;
+            Self::write_rows(&tx, &name, features, rows)
+                .with_context(|| self.context(&format!("write {name}")))?;
+            tx.commit()
+                .with_context(|| self.context(&format!("commit a write to {name}")))
+        })?;
         Ok(WriteStats {
             written: rows.len(),
             kept_newer: 0,
@@ -568,11 +559,12 @@ impl OnlineStore for SqliteStore {
     }
 
     fn check(&self) -> Result<()> {
-        let conn = self.conn()?;
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .with_context(|| self.context("read its schema"))?;
+        self.with_conn(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .with_context(|| self.context("read its schema"))
+        })?;
         Ok(())
     }
 }

@@ -215,6 +215,9 @@ fn update_creates_feasts_exact_ddl_and_drops_deleted_views() {
         )]
     );
     assert!(ddl(&fresh, "feature_repo_driver_quality_labels").is_empty());
+    // A read caches its statement; the table dropped under it reads as empty, not as an error.
+    let k = driver(1);
+    assert_eq!(store.read(STATS, &[&k], &["conv_rate"]).unwrap(), [None]);
     let changes = store.teardown("feature_repo", &[&stats, &labels]).unwrap();
     assert_eq!(
         changes,
@@ -223,6 +226,7 @@ fn update_creates_feasts_exact_ddl_and_drops_deleted_views() {
         )]
     );
     assert!(ddl(&fresh, "feature_repo_driver_hourly_stats").is_empty());
+    assert_eq!(store.read(STATS, &[&k], &["conv_rate"]).unwrap(), [None]);
     store.check().unwrap();
 }
 
@@ -538,6 +542,14 @@ fn reads_many_keys_duplicates_and_missing_tables() {
             assert_eq!(*row, None, "{id}");
         }
     }
+    // A few keys, one of them twice.
+    let (k3, k5) = (driver(3), driver(5_000));
+    let got = store
+        .read(STATS, &[&k3, &k5, &k3], &["avg_daily_trips"])
+        .unwrap();
+    assert_eq!(got[0], got[2]);
+    assert_eq!(got[0].as_ref().unwrap().values, [Some(Value::Int64(3))]);
+    assert_eq!(got[1], None);
     // A view never applied to this file has no rows (as in the LMDB store).
     let other = Table {
         project: "feature_repo",
