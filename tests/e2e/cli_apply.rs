@@ -211,7 +211,8 @@ fn a_feast_registry_at_the_path_is_never_overwritten() {
     std::fs::write(&registry, feast_bytes).unwrap();
     let r = run(&repo, &["apply"]).failure();
     assert!(
-        r.stderr.contains("is Feast's registry: `feast apply` writes it"),
+        r.stderr
+            .contains("is Feast's registry: `feast apply` writes it"),
         "{}",
         r.stderr
     );
