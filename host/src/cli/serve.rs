@@ -141,7 +141,13 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
                 ),
             }
         }
-        let ttl = (args.registry_ttl_sec > 0).then(|| Duration::from_secs(args.registry_ttl_sec));
+        // Polled at the shorter of the flag and the registry's `cache_ttl_seconds` (Feast
+        // re-reads a cached registry that old), on top of the change events; 0 turns either off.
+        let ttl = [args.registry_ttl_sec, core.config.registry_cache_ttl_seconds]
+            .into_iter()
+            .filter(|s| *s > 0)
+            .min()
+            .map(Duration::from_secs);
         let _watcher = watch_registry(core.clone(), ttl);
         let mut app = routes::router(Arc::new(AppState::new(core.clone())));
         if !args.no_access_log {
