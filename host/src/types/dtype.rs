@@ -183,7 +183,16 @@ impl fmt::Display for DType {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{name}: {t}")?;
+                    // Quoted unless a plain identifier, so the text parses back (a registry
+                    // keeps dtypes as this text): `Struct{"home town": String}`.
+                    let ident = !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if ident {
+                        write!(f, "{name}: {t}")?;
+                    } else {
+                        let quote = if name.contains('"') { '\'' } else { '"' };
+                        write!(f, "{quote}{name}{quote}: {t}")?;
+                    }
                 }
                 f.write_str("}")
             }

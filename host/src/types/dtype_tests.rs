@@ -137,3 +137,15 @@ proptest::proptest! {
         let _ = DType::parse(&s);
     }
 }
+
+#[test]
+fn struct_field_names_that_are_not_identifiers_display_quoted_and_parse_back() {
+    for text in [
+        r#"Struct{"home town": String, age: Int64}"#,
+        r#"Struct{'say "hi"': Array(Int32)}"#,
+    ] {
+        let t = DType::parse(text).unwrap();
+        assert_eq!(t.to_string(), text);
+        assert_eq!(DType::parse(&t.to_string()).unwrap(), t);
+    }
+}
