@@ -1,5 +1,9 @@
 //! The decoder against a real Feast 0.67 `registry.db` (tests/fixtures/feast-0.67): the objects
 //! Feast's own Python decoding of the same file lists (`registry.json` beside it).
+//!
+//! The dates asserted here are the ones recorded in that file when Feast wrote it (its apply
+//! time and its materialization window): they are compared only with the file's own bytes,
+//! never with the clock, so no outcome depends on today's date.
 
 use std::path::{Path, PathBuf};
 
