@@ -86,6 +86,16 @@ impl Server {
         self.request("GET", path, &[], b"")
     }
 
+    /// Waits for `/health` to answer 200 again, by itself: nothing restarts the server.
+    #[track_caller]
+    pub fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.get("/health").status != 200 {
+            assert!(Instant::now() < deadline, "the server did not recover");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The process id, for signals and /proc.
     pub fn pid(&self) -> u32 {
         self.child.id()

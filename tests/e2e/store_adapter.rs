@@ -5,108 +5,13 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::http::Server;
 use crate::materialize::newest_demo_values;
+use crate::redis_server::{Cluster, Redis, free_port};
 use crate::support::{clock, demo_repo, run};
-
-/// A redis-server of the test's own: loopback, a free port, its data in a temp directory,
-/// every write fsynced to the append-only file before it is acknowledged.
-pub struct Redis {
-    child: Option<Child>,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl Redis {
-    pub fn start() -> Redis {
-        let mut redis = Redis {
-            child: None,
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        redis.run();
-        redis
-    }
-
-    fn run(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/test installs it: apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.ping() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-    }
-
-    /// Kills the server (no shutdown save: only what was fsynced survives).
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: connections stay open, answers stop.
-    pub fn freeze(&self, frozen: bool) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let signal = if frozen { "-STOP" } else { "-CONT" };
-        assert!(
-            Command::new("kill")
-                .args([signal, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Starts it again on the same port with the same data.
-    pub fn restart(&mut self) {
-        self.run();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// The demo repo with its online store replaced by the example adapter over `kv` (a YAML
 /// flow mapping).
@@ -325,22 +230,12 @@ fn redis_down_fails_fast_reports_unhealthy_and_recovers_without_losing_acked_wri
     );
 
     redis.restart();
-    wait_until_healthy(&server);
+    server.wait_until_healthy();
     // The acknowledged push survived; the refused one was never stored.
     assert_eq!(
         server.post_json("/get-online-features", FRESH).text(),
         FRESH_AFTER_PUSH
     );
-}
-
-/// Waits for `/health` to answer 200 again, by itself: nothing restarts the server.
-#[track_caller]
-fn wait_until_healthy(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("/health").status != 200 {
-        assert!(Instant::now() < deadline, "the server did not recover");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The probe fixture (tests/e2e/fixtures/probe-adapter), built once per test run.
@@ -508,7 +403,7 @@ fn a_frozen_redis_fails_requests_within_the_timeout_and_recovers() {
     assert_eq!(server.get("/health").status, 503);
 
     redis.freeze(false);
-    wait_until_healthy(&server);
+    server.wait_until_healthy();
     assert_eq!(
         server.post_json("/get-online-features", FRESH).text(),
         FRESH_AFTER_PUSH
@@ -589,108 +484,6 @@ fn a_replaced_adapter_is_swapped_in_without_failing_requests() {
     wait_for("PRESENT");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(load.join().unwrap() > 0);
-}
-
-/// A three-primary Redis Cluster on free loopback ports, stopped on drop.
-struct Cluster {
-    nodes: Vec<Child>,
-    ports: Vec<u16>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let nodes = ports
-            .iter()
-            .map(|port| {
-                let node_dir = dir.path().join(port.to_string());
-                std::fs::create_dir_all(&node_dir).unwrap();
-                Command::new("redis-server")
-                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args([
-                        "--cluster-enabled",
-                        "yes",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ])
-                    .current_dir(&node_dir)
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("redis-server runs")
-            })
-            .collect();
-        let cluster = Cluster {
-            nodes,
-            ports,
-            _dir: dir,
-        };
-        for &port in &cluster.ports {
-            let probe = Redis {
-                child: None,
-                port,
-                dir: tempfile::tempdir().unwrap(),
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !probe.ping() {
-                assert!(Instant::now() < deadline, "node {port} did not start");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let addrs: Vec<String> = cluster
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let out = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !cluster
-            .cli(cluster.ports[0], &["cluster", "info"])
-            .contains("cluster_state:ok")
-        {
-            assert!(Instant::now() < deadline, "the cluster did not form");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        cluster
-    }
-
-    fn cli(&self, port: u16, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn key_counts(&self) -> Vec<usize> {
-        self.ports
-            .iter()
-            .map(|&p| self.cli(p, &["dbsize"]).trim().parse().unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.kill();
-            let _ = node.wait();
-        }
-    }
 }
 
 #[test]

@@ -164,6 +164,7 @@ fn store_text(store: &OnlineStoreConfig) -> String {
         OnlineStoreConfig::Lmdb(c) => format!("lmdb at {}", c.path.display()),
         OnlineStoreConfig::Plugin(p) => format!("store adapter `{}`", p.plugin),
         OnlineStoreConfig::Sqlite(c) => format!("sqlite at {}", c.path.display()),
+        OnlineStoreConfig::Redis(c) => c.client.display.clone(),
     }
 }
 
@@ -291,6 +292,7 @@ fn feature_store_yaml(config: &RepoConfig, project: &str) -> Result<(String, Vec
             }
             Some(KvConfig::Redis(_)) | None => {}
         },
+        OnlineStoreConfig::Redis(_) => {}
     }
     set_path(
         &mut doc,

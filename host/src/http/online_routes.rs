@@ -16,9 +16,20 @@ use crate::http::state::AppState;
 use crate::serving::render::render_online_response;
 use crate::serving::{OnlineRequest, ServingError};
 
+/// The request, as the serving core takes it.
+fn online_request(req: &GetOnlineFeaturesRequest) -> OnlineRequest<'_> {
+    OnlineRequest {
+        entities: &req.entities,
+        feature_service: req.feature_service.as_deref(),
+        features: &req.features,
+        full_feature_names: req.full_feature_names,
+    }
+}
+
 /// The handler. Plain reads run on the async worker that received them (a read is a few
-/// microseconds of LMDB); a request with transforms, or over a store that waits on the
-/// network, moves to the blocking pool under a permit.
+/// microseconds of LMDB); a store on the network that can be awaited (Redis) is awaited
+/// there too; transforms, and stores that block on the network (store adapters), move to
+/// the blocking pool under a permit.
 pub async fn get_online_features(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -56,30 +67,53 @@ pub async fn get_online_features(
         &req.features,
         req.full_feature_names,
     )?;
-    let off_workers = plan.has_transforms() || core.store.blocking();
-    let serve = move |core: &crate::serving::FeatureServer, req: &GetOnlineFeaturesRequest| {
-        let request = OnlineRequest {
-            entities: &req.entities,
-            feature_service: req.feature_service.as_deref(),
-            features: &req.features,
-            full_feature_names: req.full_feature_names,
-        };
-        core.get_online_features(&plan, &snapshot, &request, now)
-    };
-    // Plugins run on the blocking pool, bounded: a plugin spinning until its deadline then
-    // holds a blocking thread, never one of the few async workers plain reads need.
-    // A store adapter may wait on the network (Redis) for up to its timeout.
-    let result = if off_workers {
-        let permit = state.transform_pool.clone().acquire_owned().await;
-        let core = core.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            serve(&core, &req)
-        })
-        .await
-        .unwrap_or_else(|e| Err(ServingError::other(format!("request task failed: {e}"))))
+    let transforms = plan.has_transforms();
+    let result = if !transforms && !core.store.blocking() {
+        core.get_online_features(&plan, &snapshot, &online_request(&req), now)
     } else {
-        serve(core, &req)
+        let prepared = core.prepare_online(&plan, &online_request(&req))?;
+        match core.read_online_async(&plan, &snapshot, &prepared) {
+            // A store on the network (Redis) is awaited here, holding no thread; only the
+            // transforms, if any, then move to the blocking pool.
+            Some(read) => {
+                let got = read.await?;
+                if transforms {
+                    let permit = state.transform_pool.clone().acquire_owned().await;
+                    let core = core.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        core.finish_online(
+                            &plan,
+                            &snapshot,
+                            &online_request(&req),
+                            prepared,
+                            got,
+                            now,
+                        )
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(ServingError::other(format!("request task failed: {e}")))
+                    })
+                } else {
+                    core.finish_online(&plan, &snapshot, &online_request(&req), prepared, got, now)
+                }
+            }
+            // Plugins run on the blocking pool, bounded: a plugin spinning until its deadline
+            // then holds a blocking thread, never one of the few async workers plain reads
+            // need. A store adapter may wait on the network (Redis) for up to its timeout.
+            None => {
+                drop(prepared);
+                let permit = state.transform_pool.clone().acquire_owned().await;
+                let core = core.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    core.get_online_features(&plan, &snapshot, &online_request(&req), now)
+                })
+                .await
+                .unwrap_or_else(|e| Err(ServingError::other(format!("request task failed: {e}"))))
+            }
+        }
     };
     metrics::histogram!("feast_feature_server_online_store_read_duration_seconds")
         .record(read_started.elapsed().as_secs_f64());

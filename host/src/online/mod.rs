@@ -1,23 +1,31 @@
 //! The online store: where materialized and pushed rows are kept for serving.
 //!
 //! [`OnlineStore`] is the seam every backend implements: the embedded LMDB store (`lmdb.rs`),
-//! Feast's SQLite store in its own layout (`sqlite.rs`), and the WebAssembly store adapters
-//! of `type: plugin` (`plugin.rs`). It is synchronous on
+//! Feast's SQLite and Redis stores in their own layouts (`sqlite.rs`, `redis.rs`), and the
+//! WebAssembly store adapters of `type: plugin` (`plugin.rs`). It is synchronous on
 //! purpose: a read is a few microseconds of memory-mapped lookups, cheaper than any async
-//! machinery around it, and a server calls it from its own threads.
+//! machinery around it, and a server calls it from its own threads. A store on the network
+//! (Redis) also answers reads as a future ([`OnlineStore::read_tables_async`]), so that the
+//! server awaits it without parking a thread.
 
 mod changes;
 pub mod kv;
 mod lmdb;
 mod plugin;
+mod redis;
+pub mod redis_layout;
 mod sqlite;
-
-use anyhow::Result;
 
 pub use changes::{RowVisitor, Scan, TableVersion};
 pub use lmdb::LmdbStore;
 pub use plugin::{PluginStore, StoreUnavailable};
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use anyhow::Result;
 
 use crate::registry::{FeatureView, Field};
 use crate::repo::RepoConfig;
@@ -93,6 +101,23 @@ pub struct ReadRow {
     pub values: Vec<Option<Value>>,
 }
 
+/// One table's part of a read of several: the keys (serialized) and the features to read.
+#[derive(Debug, Clone, Copy)]
+pub struct TableRead<'a> {
+    /// The table.
+    pub table: Table<'a>,
+    /// The entity keys, serialized (entity key serialization v3).
+    pub entity_keys: &'a [Vec<u8>],
+    /// The features to read, in the order their values come back.
+    pub features: &'a [String],
+}
+
+/// One table's rows of a read: one per key asked, `None` where the entity has no row.
+pub type TableRows = Vec<Option<ReadRow>>;
+
+/// A read in flight, as [`OnlineStore::read_tables_async`] answers it.
+pub type ReadFuture = Pin<Box<dyn Future<Output = Result<Vec<TableRows>>> + Send + 'static>>;
+
 /// How a write must reach the disk before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -134,6 +159,30 @@ pub trait OnlineStore: Send + Sync {
         entity_keys: &[&[u8]],
         features: &[&str],
     ) -> Result<Vec<Option<ReadRow>>>;
+
+    /// Reads several tables for one request: one [`TableRows`] per read, in order. Stores
+    /// that can serve them in one round trip do (Redis); the default reads one table after
+    /// the other.
+    fn read_tables(&self, reads: &[TableRead<'_>]) -> Result<Vec<TableRows>> {
+        reads
+            .iter()
+            .map(|r| {
+                let keys: Vec<&[u8]> = r.entity_keys.iter().map(Vec::as_slice).collect();
+                let features: Vec<&str> = r.features.iter().map(String::as_str).collect();
+                self.read(r.table, &keys, &features)
+            })
+            .collect()
+    }
+
+    /// The same read as a future that waits on the network without holding a thread, for
+    /// stores on the network; `None` (the default) for stores that answer from memory or
+    /// disk, which [`OnlineStore::read_tables`] serves faster than any future would. The
+    /// commands are built before this returns, so the future borrows nothing; it must be
+    /// polled on a tokio runtime.
+    fn read_tables_async(&self, reads: &[TableRead<'_>]) -> Option<ReadFuture> {
+        let _ = reads;
+        None
+    }
 
     /// Writes rows atomically (all or none), each holding a value per feature of `features`.
     fn write(
@@ -202,7 +251,7 @@ pub fn exists(config: &RepoConfig) -> bool {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => lmdb.path.exists(),
         OnlineStoreConfig::Sqlite(sqlite) => sqlite.path.exists(),
-        OnlineStoreConfig::Plugin(_) => true,
+        OnlineStoreConfig::Redis(_) | OnlineStoreConfig::Plugin(_) => true,
     }
 }
 
@@ -211,6 +260,7 @@ pub fn open(config: &RepoConfig) -> Result<Box<dyn OnlineStore>> {
     match &config.online_store {
         OnlineStoreConfig::Lmdb(lmdb) => Ok(Box::new(LmdbStore::open(lmdb)?)),
         OnlineStoreConfig::Sqlite(sqlite) => Ok(Box::new(SqliteStore::open(sqlite)?)),
+        OnlineStoreConfig::Redis(redis) => Ok(Box::new(RedisStore::open(redis)?)),
         OnlineStoreConfig::Plugin(plugin) => Ok(Box::new(PluginStore::open(config, plugin)?)),
     }
 }

@@ -39,7 +39,8 @@ pub fn transform_host(engine: PluginEngine, config: &crate::repo::RepoConfig) ->
     match &config.online_store {
         crate::repo::config::OnlineStoreConfig::Plugin(p) => host.excluding(&p.plugin),
         crate::repo::config::OnlineStoreConfig::Lmdb(_)
-        | crate::repo::config::OnlineStoreConfig::Sqlite(_) => host,
+        | crate::repo::config::OnlineStoreConfig::Sqlite(_)
+        | crate::repo::config::OnlineStoreConfig::Redis(_) => host,
     }
 }
 

@@ -18,9 +18,11 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 
 /// The online store types this build can serve from.
-pub const ONLINE_STORE_TYPES: [&str; 3] = ["lmdb", "sqlite", "plugin"];
+pub const ONLINE_STORE_TYPES: [&str; 4] = ["lmdb", "sqlite", "redis", "plugin"];
 /// The class path Feast also accepts for `type: sqlite`.
 const FEAST_SQLITE_CLASS: &str = "feast.infra.online_stores.sqlite.SqliteOnlineStore";
+/// The class path Feast also accepts for `type: redis`.
+const FEAST_REDIS_CLASS: &str = "feast.infra.online_stores.redis.RedisOnlineStore";
 const KV_TYPES: [&str; 2] = ["lmdb", "redis"];
 const OFFLINE_STORE_TYPES: [&str; 2] = ["file", "dask"];
 const AUTH_TYPES: [&str; 2] = ["no_auth", "oidc"];
@@ -60,6 +62,8 @@ pub enum OnlineStoreConfig {
     Lmdb(LmdbConfig),
     /// Feast's SQLite store, in Feast's layout (`type: sqlite`).
     Sqlite(SqliteConfig),
+    /// Feast's Redis store, in Feast's layout (`type: redis`).
+    Redis(RedisStoreConfig),
     /// A WebAssembly store adapter (`type: plugin`).
     Plugin(PluginStoreConfig),
 }
@@ -71,6 +75,7 @@ impl OnlineStoreConfig {
             OnlineStoreConfig::Lmdb(_) => "lmdb",
             OnlineStoreConfig::Plugin(_) => "plugin",
             OnlineStoreConfig::Sqlite(_) => "sqlite",
+            OnlineStoreConfig::Redis(_) => "redis",
         }
     }
 }
@@ -118,6 +123,34 @@ pub struct RedisConfig {
     pub timeout: std::time::Duration,
     /// The nodes as written, without credentials: for messages.
     pub display: String,
+}
+
+/// `online_store` with `type: redis`: Feast's `RedisOnlineStoreConfig`, plus two keys of
+/// edgefeat's own (`timeout_ms`, `missing_entities`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStoreConfig {
+    /// The servers (`connection_string`, `redis_type`) and the timeout of one batch.
+    pub client: RedisConfig,
+    /// `key_ttl_seconds`: every write sets the entity's whole hash to expire this long after
+    /// it; `None` (or 0) keeps keys forever.
+    pub key_ttl_seconds: Option<u64>,
+    /// `full_scan_for_deletion` (default true): `apply` removing a view scans for its keys
+    /// and deletes its fields.
+    pub full_scan_for_deletion: bool,
+    /// `skip_dedup` (default false): write every row, without comparing timestamps.
+    pub skip_dedup: bool,
+    /// What a read answers for an entity the store holds nothing for.
+    pub missing_entities: MissingEntities,
+}
+
+/// How the Redis store answers an entity it holds no fields of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingEntities {
+    /// As Feast's Redis store does: every feature `PRESENT`, null, at the epoch. The default,
+    /// so that clients see exactly what `feast serve` over the same Redis answers.
+    Present,
+    /// `NOT_FOUND`, as Feast's SQLite store and edgefeat's other stores answer.
+    NotFound,
 }
 
 /// `online_store` with `type: lmdb`.
@@ -385,6 +418,7 @@ impl RepoConfig {
         let kind = match online.kind.clone() {
             None => "lmdb".to_string(),
             Some(k) if k == FEAST_SQLITE_CLASS => "sqlite".to_string(),
+            Some(k) if k == FEAST_REDIS_CLASS => "redis".to_string(),
             Some(k) => k,
         };
         check_type("online_store.type", &kind, &ONLINE_STORE_TYPES, origin)?;
@@ -401,6 +435,11 @@ impl RepoConfig {
         let online_store = if kind == "plugin" {
             OnlineStoreConfig::Plugin(
                 plugin_store_config(repo_path, online)
+                    .map_err(|e| anyhow::anyhow!("{origin}: online_store.{e}"))?,
+            )
+        } else if kind == "redis" {
+            OnlineStoreConfig::Redis(
+                redis_store_config(online)
                     .map_err(|e| anyhow::anyhow!("{origin}: online_store.{e}"))?,
             )
         } else if kind == "sqlite" {
@@ -611,6 +650,41 @@ fn sqlite_store_config(
     ))
 }
 
+/// `online_store` with `type: redis`. Errors start with the key they are about.
+fn redis_store_config(raw: RawOnlineStore) -> Result<RedisStoreConfig> {
+    // `client: glide` picks Feast's other Python client for the same servers and layout.
+    if let Some(c) = raw.client.as_deref()
+        && !matches!(c, "redis" | "glide")
+    {
+        bail!("client `{c}` is not supported; supported: redis, glide");
+    }
+    let client = redis_client_config(
+        "",
+        raw.redis_type.as_deref(),
+        raw.connection_string.as_deref(),
+        raw.timeout_ms,
+    )?;
+    let key_ttl_seconds = match raw.key_ttl_seconds {
+        None | Some(0) => None,
+        Some(n) if n < 0 => bail!("key_ttl_seconds must not be negative (got {n})"),
+        Some(n) => Some(n as u64),
+    };
+    let missing_entities = match raw.missing_entities.as_deref() {
+        None | Some("present") => MissingEntities::Present,
+        Some("not_found") => MissingEntities::NotFound,
+        Some(other) => {
+            bail!("missing_entities `{other}` is not supported; supported: present, not_found")
+        }
+    };
+    Ok(RedisStoreConfig {
+        client,
+        key_ttl_seconds,
+        full_scan_for_deletion: raw.full_scan_for_deletion.unwrap_or(true),
+        skip_dedup: raw.skip_dedup.unwrap_or(false),
+        missing_entities,
+    })
+}
+
 /// `online_store` with `type: plugin`. Errors start with the key they are about.
 fn plugin_store_config(repo_path: &Path, raw: RawOnlineStore) -> Result<PluginStoreConfig> {
     let plugin = raw.plugin.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
@@ -665,28 +739,44 @@ fn kv_config(repo_path: &Path, raw: RawKv) -> Result<KvConfig> {
                 .map_err(|e| anyhow::anyhow!("kv.map_size: {e}"))?,
         }));
     }
-    let cluster = match raw.redis_type.as_deref() {
+    Ok(KvConfig::Redis(redis_client_config(
+        "kv.",
+        raw.redis_type.as_deref(),
+        raw.connection_string.as_deref(),
+        raw.timeout_ms,
+    )?))
+}
+
+/// Feast's `redis_type` and `connection_string`, and edgefeat's `timeout_ms`, as the Redis
+/// client takes them; errors name the keys under `prefix`.
+fn redis_client_config(
+    prefix: &str,
+    redis_type: Option<&str>,
+    connection_string: Option<&str>,
+    timeout_ms: Option<u64>,
+) -> Result<RedisConfig> {
+    let cluster = match redis_type {
         None | Some("redis") => false,
         Some("redis_cluster") => true,
+        Some("redis_sentinel") => bail!(
+            "{prefix}redis_type `redis_sentinel` is not supported yet; supported: redis, redis_cluster (point connection_string at the current primary, or at a proxy that follows it)"
+        ),
         Some(other) => {
-            bail!("kv.redis_type `{other}` is not supported; supported: redis, redis_cluster")
+            bail!("{prefix}redis_type `{other}` is not supported; supported: redis, redis_cluster")
         }
     };
-    let text = raw
-        .connection_string
-        .unwrap_or_else(|| "localhost:6379".to_string());
-    let (urls, display) =
-        redis_urls(&text).map_err(|e| anyhow::anyhow!("kv.connection_string: {e}"))?;
-    let timeout_ms = raw.timeout_ms.unwrap_or(500);
+    let (urls, display) = redis_urls(connection_string.unwrap_or("localhost:6379"))
+        .map_err(|e| anyhow::anyhow!("{prefix}connection_string: {e}"))?;
+    let timeout_ms = timeout_ms.unwrap_or(500);
     if timeout_ms == 0 {
-        bail!("kv.timeout_ms must be at least 1");
+        bail!("{prefix}timeout_ms must be at least 1");
     }
-    Ok(KvConfig::Redis(RedisConfig {
+    Ok(RedisConfig {
         urls,
         cluster,
         timeout: std::time::Duration::from_millis(timeout_ms),
         display,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -70,6 +70,14 @@ pub(super) struct RawOnlineStore {
     pub(super) journal_mode: Option<String>,
     pub(super) vector_enabled: Option<bool>,
     pub(super) enable_openai_compatible_store: Option<bool>,
+    pub(super) redis_type: Option<String>,
+    pub(super) connection_string: Option<String>,
+    pub(super) key_ttl_seconds: Option<i64>,
+    pub(super) full_scan_for_deletion: Option<bool>,
+    pub(super) skip_dedup: Option<bool>,
+    pub(super) client: Option<String>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) missing_entities: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +192,16 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "vector_len",
             "busy_timeout_ms",
             "journal_mode",
+            // type: redis (Feast's, then edgefeat's own)
+            "redis_type",
+            "connection_string",
+            "key_ttl_seconds",
+            "full_scan_for_deletion",
+            "skip_dedup",
+            "client",
+            "sentinel_master",
+            "timeout_ms",
+            "missing_entities",
         ],
     ),
     ("offline_store", &["type"]),

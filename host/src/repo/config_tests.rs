@@ -260,7 +260,7 @@ fn unknown_keys_warn_with_the_known_ones() {
         c.warnings,
         [
             "feature_store.yaml: unknown key `foo` ignored; known keys here: project, project_description, registry, provider, online_store, offline_store, batch_engine, entity_key_serialization_version, auth, feature_server, materialization, coerce_tz_aware, flags, repo_path, embedding_model, openlineage, mlflow, data_quality_monitoring, plugins",
-            "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect, text_search_enabled, enable_openai_compatible_store, vector_enabled, similarity, vector_len, busy_timeout_ms, journal_mode",
+            "feature_store.yaml: unknown key `online_store.pth` ignored; known keys here: type, path, map_size, write_policy, plugin, config, kv, allow_connect, text_search_enabled, enable_openai_compatible_store, vector_enabled, similarity, vector_len, busy_timeout_ms, journal_mode, redis_type, connection_string, key_ttl_seconds, full_scan_for_deletion, skip_dedup, client, sentinel_master, timeout_ms, missing_entities",
         ]
     );
 }
@@ -270,7 +270,7 @@ fn unknown_types_fail_with_the_supported_list() {
     let e = load("project: p\nonline_store:\n  type: dynamodb\n").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "feature_store.yaml: online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, plugin"
+        "feature_store.yaml: online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, redis, plugin"
     );
     let e = load("project: p\nauth:\n  type: kubernetes\n").unwrap_err();
     assert_eq!(
@@ -403,4 +403,60 @@ proptest::proptest! {
     fn expand_vars_without_dollars_is_identity(s in "[^$]{0,64}") {
         proptest::prop_assert_eq!(expand_vars(&s, |_| Some("X".into())), s);
     }
+}
+
+fn redis_store(yaml: &str) -> Result<RedisStoreConfig> {
+    match load(&format!("project: p\nonline_store:\n{yaml}"))?.online_store {
+        OnlineStoreConfig::Redis(r) => Ok(r),
+        other => panic!("not a redis store: {other:?}"),
+    }
+}
+
+#[test]
+fn a_redis_store_takes_feasts_keys() {
+    let r = redis_store(
+        "  type: redis\n  redis_type: redis_cluster\n  connection_string: 'r1:7000,r2:7001,password=pw,skip_full_coverage_check=true'\n  key_ttl_seconds: 3600\n  skip_dedup: true\n  full_scan_for_deletion: false\n",
+    )
+    .unwrap();
+    assert!(r.client.cluster);
+    assert_eq!(
+        r.client.urls,
+        ["redis://:pw@r1:7000/0", "redis://:pw@r2:7001/0"]
+    );
+    assert_eq!(r.client.display, "r1:7000,r2:7001");
+    assert_eq!(r.key_ttl_seconds, Some(3600));
+    assert!(r.skip_dedup);
+    assert!(!r.full_scan_for_deletion);
+    assert_eq!(r.missing_entities, MissingEntities::Present);
+    assert_eq!(r.client.timeout, std::time::Duration::from_millis(500));
+
+    // Feast's defaults, and its class path for the type.
+    let r = redis_store("  type: feast.infra.online_stores.redis.RedisOnlineStore\n").unwrap();
+    assert!(!r.client.cluster);
+    assert_eq!(r.client.urls, ["redis://localhost:6379/0"]);
+    assert_eq!(r.key_ttl_seconds, None);
+    assert!(!r.skip_dedup);
+    assert!(r.full_scan_for_deletion);
+    let r = redis_store("  type: redis\n  key_ttl_seconds: 0\n  missing_entities: not_found\n")
+        .unwrap();
+    assert_eq!(r.key_ttl_seconds, None);
+    assert_eq!(r.missing_entities, MissingEntities::NotFound);
+}
+
+#[test]
+fn a_redis_store_refuses_what_it_cannot_do_by_name() {
+    let err = |yaml: &str| redis_store(yaml).unwrap_err().to_string();
+    assert!(
+        err("  type: redis\n  redis_type: redis_sentinel\n")
+            .contains("redis_sentinel` is not supported yet"),
+    );
+    assert!(err("  type: redis\n  connection_string: 'h:1,ssl=true'\n").contains("TLS to Redis"));
+    assert!(err("  type: redis\n  key_ttl_seconds: -5\n").contains("must not be negative"));
+    assert!(err("  type: redis\n  client: memcached\n").contains("client `memcached`"));
+    assert!(
+        err("  type: redis\n  connection_string: 'h:1,frobnicate=1'\n")
+            .contains("unknown option `frobnicate`")
+    );
+    assert!(err("  type: redis\n  missing_entities: maybe\n").contains("missing_entities `maybe`"));
+    assert!(err("  type: redis\n  timeout_ms: 0\n").contains("timeout_ms must be at least 1"));
 }

@@ -48,7 +48,22 @@ pub(crate) fn redis_urls(text: &str) -> Result<(Vec<String>, String)> {
                     .parse()
                     .map_err(|_| anyhow::anyhow!("db `{v}` is not a number"))?
             }
-            Some((k, _)) => bail!("unknown option `{k}`; known: password, username, ssl, db"),
+            // redis-py options a Feast connection string carries that change nothing here:
+            // the cluster client never checks slot coverage at startup, and timeouts are
+            // `timeout_ms`.
+            Some((
+                "skip_full_coverage_check"
+                | "socket_timeout"
+                | "socket_connect_timeout"
+                | "socket_keepalive"
+                | "health_check_interval"
+                | "retry_on_timeout"
+                | "decode_responses",
+                _,
+            )) => {}
+            Some((k, _)) => bail!(
+                "unknown option `{k}`; known: password, username, ssl, db (and redis-py's skip_full_coverage_check, socket_timeout, socket_connect_timeout, socket_keepalive, health_check_interval, retry_on_timeout, which change nothing here)"
+            ),
             None => {
                 let (host, port) = part.rsplit_once(':').unwrap_or((part, "6379"));
                 let port: u16 = port

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::online::{OnlineStore, Table};
+use crate::online::{OnlineStore, Table, TableRead, TableRows};
 use crate::plugins::PluginHost;
 use crate::registry::{FeatureView, Field, OdfvSource, OnDemandFeatureView, Registry};
 use crate::serving::coerce::{coerce_entity_value, python_str_list};
@@ -483,7 +483,7 @@ pub fn get_online_features(
 }
 
 /// Serves a request whose plan is already known (the HTTP layer looks it up first to decide
-/// where to run the request).
+/// where to run the request), reading the store synchronously.
 pub fn serve_plan(
     plan: &Plan,
     snapshot: &Snapshot,
@@ -492,6 +492,62 @@ pub fn serve_plan(
     req: &OnlineRequest<'_>,
     now_micros: i64,
 ) -> Result<OnlineResponse, ServingError> {
+    let prepared = prepare(plan, req)?;
+    let got = store
+        .read_tables(&prepared.reads(plan, snapshot))
+        .map_err(read_error)?;
+    finish(
+        plan, snapshot, store, plugins, req, prepared, got, now_micros,
+    )
+}
+
+/// A failed store read, as the response reports it.
+pub(crate) fn read_error(e: anyhow::Error) -> ServingError {
+    ServingError::store("read", format!("{e:#}"))
+}
+
+/// A request made ready to read: its entity columns coerced, and per view the entity keys to
+/// read (each distinct key once) and which of them each request row takes.
+pub struct Prepared {
+    rows: usize,
+    key_values: Vec<Option<Vec<Value>>>,
+    response: OnlineResponse,
+    views: Vec<PreparedView>,
+}
+
+enum PreparedView {
+    /// Part of a composite key is missing: Feast's lookup simply misses.
+    Miss,
+    Read {
+        keys: Vec<Vec<u8>>,
+        row_to_unique: Vec<usize>,
+    },
+}
+
+impl Prepared {
+    /// The store reads the request needs, one per view that has keys to read.
+    pub fn reads<'a>(&'a self, plan: &'a Plan, snapshot: &'a Snapshot) -> Vec<TableRead<'a>> {
+        let project = snapshot.registry.project.spec.name.as_str();
+        plan.views
+            .iter()
+            .zip(&self.views)
+            .filter_map(|(view, prepared)| match prepared {
+                PreparedView::Miss => None,
+                PreparedView::Read { keys, .. } => Some(TableRead {
+                    table: Table {
+                        project,
+                        view: &view.name,
+                    },
+                    entity_keys: keys,
+                    features: &view.features,
+                }),
+            })
+            .collect()
+    }
+}
+
+/// Checks and coerces the request's entities and serializes the keys each view is read by.
+pub fn prepare(plan: &Plan, req: &OnlineRequest<'_>) -> Result<Prepared, ServingError> {
     let rows = entity_row_count(req.entities)?;
     check_request_data(&plan.steps, req.entities)?;
 
@@ -524,9 +580,7 @@ pub fn serve_plan(
         key_values[index] = Some(coerced);
     }
 
-    let project = snapshot.registry.project.spec.name.as_str();
-    // Per view: its rows, one per request row.
-    let mut read: Vec<Vec<Option<crate::online::ReadRow>>> = Vec::with_capacity(plan.views.len());
+    let mut views = Vec::with_capacity(plan.views.len());
     let mut key_buf = Vec::with_capacity(64);
     for view in &plan.views {
         let present: Vec<&str> = view
@@ -550,8 +604,7 @@ pub fn serve_plan(
             )));
         }
         if present.len() < view.keys.len() {
-            // Part of a composite key is missing: Feast's lookup simply misses.
-            read.push(vec![None; rows]);
+            views.push(PreparedView::Miss);
             continue;
         }
         // Serialize each row's key; identical rows are read once and fanned out.
@@ -578,24 +631,75 @@ pub fn serve_plan(
             });
             row_to_unique.push(u);
         }
-        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-        let names: Vec<&str> = view.features.iter().map(String::as_str).collect();
-        let got = store
-            .read(
-                Table {
-                    project,
-                    view: &view.name,
-                },
-                &refs,
-                &names,
-            )
-            .map_err(|e| ServingError::store("read", format!("{e:#}")))?;
-        let got = if store.typed() {
-            got
-        } else {
-            cast_read(&snapshot.registry, &view.name, &view.features, got)?
+        views.push(PreparedView::Read {
+            keys,
+            row_to_unique,
+        });
+    }
+    Ok(Prepared {
+        rows,
+        key_values,
+        response,
+        views,
+    })
+}
+
+/// Runs the transforms over what the store answered for `prepared` (`got`: one entry per
+/// [`Prepared::reads`] read, in order) and assembles the response.
+#[allow(clippy::too_many_arguments)]
+pub fn finish(
+    plan: &Plan,
+    snapshot: &Snapshot,
+    store: &dyn OnlineStore,
+    plugins: Option<&PluginHost>,
+    req: &OnlineRequest<'_>,
+    prepared: Prepared,
+    got: Vec<TableRows>,
+    now_micros: i64,
+) -> Result<OnlineResponse, ServingError> {
+    let Prepared {
+        rows,
+        key_values,
+        mut response,
+        views,
+    } = prepared;
+    let mut got = got.into_iter();
+    // Per view: its rows, one per request row.
+    let mut read: Vec<Vec<Option<crate::online::ReadRow>>> = Vec::with_capacity(plan.views.len());
+    for (view, prepared) in plan.views.iter().zip(views) {
+        let PreparedView::Read {
+            keys,
+            row_to_unique,
+        } = prepared
+        else {
+            read.push(vec![None; rows]);
+            continue;
         };
-        read.push(row_to_unique.into_iter().map(|u| got[u].clone()).collect());
+        let rows_read = got
+            .next()
+            .ok_or_else(|| ServingError::store("read", "the store answered too few tables"))?;
+        if rows_read.len() != keys.len() {
+            return Err(ServingError::store(
+                "read",
+                format!(
+                    "{}: the store answered {} rows for {} keys",
+                    view.name,
+                    rows_read.len(),
+                    keys.len()
+                ),
+            ));
+        }
+        let rows_read = if store.typed() {
+            rows_read
+        } else {
+            cast_read(&snapshot.registry, &view.name, &view.features, rows_read)?
+        };
+        read.push(
+            row_to_unique
+                .into_iter()
+                .map(|u| rows_read[u].clone())
+                .collect(),
+        );
     }
 
     let gathered = Gathered {

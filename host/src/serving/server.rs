@@ -19,12 +19,14 @@ use arc_swap::ArcSwap;
 
 use crate::auth::{Authenticator, Authorizer};
 use crate::online::OnlineStore;
+use crate::online::TableRows;
 use crate::plugins::{PluginEngine, PluginHost, PluginInfo};
 use crate::registry::{
     FORMAT_NAME, FORMAT_VERSION, Meta, Project, Registry, Stored, load_registry,
 };
 use crate::repo::{AuthConfig, RepoConfig};
 use crate::serving::error::ServingError;
+use crate::serving::online::{Prepared, finish, prepare, read_error};
 use crate::serving::response::OnlineResponse;
 use crate::serving::running::Running;
 use crate::serving::search::{SearchRequest, search};
@@ -262,6 +264,56 @@ impl FeatureServer {
             self.store.as_ref(),
             self.plugins.as_deref(),
             request,
+            now,
+        )
+    }
+
+    /// The first half of [`FeatureServer::get_online_features`] for a front that awaits the
+    /// store: the request's keys, ready to read. Cheap; runs on any thread.
+    pub fn prepare_online(
+        &self,
+        plan: &Plan,
+        request: &OnlineRequest<'_>,
+    ) -> Result<Prepared, ServingError> {
+        prepare(plan, request)
+    }
+
+    /// The store read of a prepared request as a future that waits on the network without
+    /// holding a thread, when the store is on the network (Redis); `None` when it reads from
+    /// memory or disk, and [`FeatureServer::get_online_features`] is the call to make.
+    pub fn read_online_async(
+        &self,
+        plan: &Plan,
+        snapshot: &Snapshot,
+        prepared: &Prepared,
+    ) -> Option<
+        impl std::future::Future<Output = Result<Vec<TableRows>, ServingError>> + Send + 'static,
+    > {
+        let read = self
+            .store
+            .read_tables_async(&prepared.reads(plan, snapshot))?;
+        Some(async move { read.await.map_err(read_error) })
+    }
+
+    /// The second half: runs the transforms over what the store answered and assembles the
+    /// response. Runs plugins when the plan has transforms, so the caller picks the thread.
+    pub fn finish_online(
+        &self,
+        plan: &Plan,
+        snapshot: &Snapshot,
+        request: &OnlineRequest<'_>,
+        prepared: Prepared,
+        got: Vec<TableRows>,
+        now: i64,
+    ) -> Result<OnlineResponse, ServingError> {
+        finish(
+            plan,
+            snapshot,
+            self.store.as_ref(),
+            self.plugins.as_deref(),
+            request,
+            prepared,
+            got,
             now,
         )
     }

@@ -9,6 +9,7 @@
 
 mod lmdb;
 mod redis;
+pub mod redis_client;
 
 pub use self::lmdb::LmdbKv;
 pub use self::redis::RedisKv;
