@@ -14,6 +14,7 @@ duration=${1:-8}
 rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+source examples/loadtest/lib.sh
 for tool in wrk redis-server; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || { echo "install $tool" >&2; exit 1; }; }
 done
@@ -26,7 +27,6 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >/dev/null &
@@ -60,58 +60,23 @@ setup adapter-redis "online_store:
     kv: {type: redis, connection_string: \"127.0.0.1:$redis_port\"}
 "
 
+names=(lmdb adapter-lmdb adapter-redis)
 declare -A ports server_pids
-for name in lmdb adapter-lmdb adapter-redis; do
+for name in "${names[@]}"; do
   port=$(free_port)
   "$bin" -c "$work/$name/demo" serve --port "$port" --no-access-log >"$work/$name.log" 2>&1 &
   pids+=($!)
   server_pids[$name]=$!
   ports[$name]=$port
-  until curl -fs "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.05; done
+  wait_healthy "$port"
 done
 
 body='{"features":["driver_hourly_stats:conv_rate","driver_hourly_stats:acc_rate","driver_hourly_stats:avg_daily_trips"],"entities":{"driver_id":[1001,1002,1003]}}'
-for name in lmdb adapter-lmdb adapter-redis; do
+for name in "${names[@]}"; do
   check=$(curl -fs -X POST "http://127.0.0.1:${ports[$name]}/get-online-features" -d "$body")
   grep -q '"PRESENT","PRESENT","PRESENT"' <<<"$check" || { echo "$name did not serve the demo: $check" >&2; exit 1; }
   BODY="$body" wrk -t1 -c8 -d1s -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features" >/dev/null
 done
 
-clk=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-results="$work/results.tsv"
-for c in 1 8 32; do
-  for round in $(seq "$rounds"); do
-    for name in lmdb adapter-lmdb adapter-redis; do
-      pid=${server_pids[$name]}
-      before=$(cpu_ticks "$pid")
-      out=$(BODY="$body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
-      after=$(cpu_ticks "$pid")
-      errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-      [ -n "$errors" ] && echo "warning: $name: $errors" >&2
-      reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$round" \
-        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-        "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
-        "$(python3 -c "print(($after - $before) / $clk * 1e6 / max($reqs, 1))")" >>"$results"
-    done
-  done
-done
-python3 - "$results" <<'PY'
-import statistics, sys
-def us(t):  # wrk prints 65.00us, 1.22ms, 2.01s
-    for unit, f in (("us", 1), ("ms", 1e3), ("s", 1e6)):
-        if t.endswith(unit):
-            return float(t[: -len(unit)]) * f
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-print("| store | concurrency | req/s | p50 | p99 | server CPU/req |")
-print("|---|---|---|---|---|---|")
-seen = []
-for name, c, *_ in rows:
-    if (name, c) not in seen:
-        seen.append((name, c))
-for name, c in seen:
-    rs = [r for r in rows if r[0] == name and r[1] == c]
-    med = lambda i, f=float: statistics.median(f(r[i]) for r in rs)
-    print(f"| {name} | {c} | {med(3):.0f} | {med(4, us):.0f} µs | {med(5, us):.0f} µs | {med(6):.1f} µs |")
-PY
+measure "1 8 32"
+summarize lmdb
