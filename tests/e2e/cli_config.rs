@@ -91,7 +91,7 @@ fn unknown_keys_warn_and_unknown_types_fail() {
     let r = run(&repo, &["apply"]).failure();
     assert!(
         r.stderr.contains(
-            "online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, plugin"
+            "online_store.type `dynamodb` is not supported; supported: lmdb, sqlite, redis, plugin"
         ),
         "{}",
         r.stderr
