@@ -181,6 +181,10 @@ fn without_its_plugin_an_on_demand_view_names_what_to_provide() {
         "{body}"
     );
     assert!(body.contains("transformed_conv_rate.wasm"), "{body}");
+    assert!(
+        body.contains("`edgefeat plugin build-feast --view transformed_conv_rate` builds it"),
+        "{body}"
+    );
     // Everything else serves.
     let r = server.post_json(
         "/get-online-features",

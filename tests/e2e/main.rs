@@ -15,6 +15,7 @@ mod materialize;
 mod materialize_http;
 mod plugins;
 mod push;
+mod python_transforms;
 mod redis_server;
 mod search;
 mod serve;

@@ -6,6 +6,7 @@ mod init;
 mod list;
 mod materialize;
 mod plugin;
+mod pybuild;
 mod serve;
 mod teardown;
 
@@ -123,7 +124,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Permissions(c) => list::permissions(&load_config(&cwd, yaml)?, c),
         Command::RegistryDump => list::registry_dump(&load_config(&cwd, yaml)?),
         Command::Import(args) => import::run(&load_config(&cwd, yaml)?, &cwd, args),
-        Command::Plugin(c) => plugin::run(&cwd, c),
+        Command::Plugin(c) => plugin::run(&cwd, yaml, c),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `edgefeat plugin new NAME` and `edgefeat plugin check FILE`: writing and vetting plugins.
+//! `edgefeat plugin new NAME` and `edgefeat plugin check FILE`: writing and vetting plugins
+//! (`plugin build-feast` is in `pybuild.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,10 @@ pub enum PluginCommand {
         /// The `.wasm` component.
         file: PathBuf,
     },
+    /// Build each on-demand feature view of the registry that has a Python UDF (Feast's
+    /// `mode="pandas"` or `"python"`) into plugins/<view>.wasm, from the UDF's source, with
+    /// componentize-py.
+    BuildFeast(super::pybuild::BuildFeastArgs),
 }
 
 const WIT: &str = include_str!("../../../wit/plugin.wit");
@@ -29,10 +34,13 @@ const CARGO_TOML: &str = include_str!("plugin_template/Cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("plugin_template/lib.rs.tmpl");
 const README: &str = include_str!("plugin_template/README.md.tmpl");
 
-pub(super) fn run(cwd: &Path, command: &PluginCommand) -> Result<()> {
+pub(super) fn run(cwd: &Path, yaml: Option<&Path>, command: &PluginCommand) -> Result<()> {
     match command {
         PluginCommand::New { name } => new(cwd, name),
         PluginCommand::Check { file } => check(&cwd.join(file)),
+        PluginCommand::BuildFeast(args) => {
+            super::pybuild::build_feast(&super::load_config(cwd, yaml)?, args)
+        }
     }
 }
 

@@ -93,8 +93,8 @@ pub(crate) fn run_step(
         let mut why = plugins.missing_reason(&step.plugin);
         if let Some((mode, name)) = &step.python_udf {
             why.push_str(&format!(
-                ". Its Feast definition is the Python ({mode}) function `{name}`, which edgefeat does not run: provide a WASM plugin `{}.wasm` that computes the view's outputs (see docs/coming-from-feast.md)",
-                step.plugin
+                ". Its Feast definition is the Python ({mode}) function `{name}`: `edgefeat plugin build-feast --view {}` builds it into `{}.wasm` from its source, or provide a WASM plugin of that name that computes the view's outputs (see docs/coming-from-feast.md)",
+                step.odfv, step.plugin
             ));
         }
         return Err(fail(why));
