@@ -235,3 +235,40 @@ fn a_udf_using_pandas_beyond_the_sandbox_is_refused_at_build_naming_the_call() {
     );
     assert!(!repo.join("plugins/transformed_conv_rate.wasm").exists());
 }
+
+#[test]
+fn plugin_new_lang_python_builds_and_checks() {
+    let Some(tool) = componentize_py() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    crate::support::run(
+        tmp.path(),
+        &["plugin", "new", "py_rate", "--lang", "python"],
+    )
+    .success();
+    for f in ["app.py", "wit/plugin.wit", "README.md"] {
+        assert!(tmp.path().join("py_rate").join(f).is_file(), "{f}");
+    }
+    let out = finish(
+        edgefeat(tmp.path())
+            .args(["plugin", "build", "py_rate"])
+            .env("EDGEFEAT_COMPONENTIZE_PY", &tool)
+            .output()
+            .unwrap(),
+    )
+    .success();
+    assert!(
+        out.stdout.contains("plugin `py_rate` version 0.1.0"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("conv_rate_plus_val1  float64"),
+        "{}",
+        out.stdout
+    );
+    let out =
+        crate::support::run(tmp.path(), &["plugin", "check", "py_rate/py_rate.wasm"]).success();
+    assert!(out.stdout.contains("val_to_add"), "{}", out.stdout);
+}

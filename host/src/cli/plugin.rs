@@ -11,12 +11,28 @@ use crate::plugins::{PluginEngine, PluginHost, PluginLimits};
 /// `edgefeat plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a transform plugin crate (Rust, wit-bindgen) in ./NAME, ready to build for
-    /// wasm32-wasip2.
+    /// Create a transform plugin in ./NAME: a Rust crate (wit-bindgen) or a Python module
+    /// (componentize-py), ready for `edgefeat plugin build NAME`.
     New {
         /// The plugin name: on-demand views bind to it with `plugin: NAME`, and it is deployed
         /// as `plugins/NAME.wasm`.
         name: String,
+        /// The language: rust or python.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
+    },
+    /// Build the plugin in DIR (made by `plugin new`) into a component and check it: Rust
+    /// with cargo for wasm32-wasip2, Python with componentize-py.
+    Build {
+        /// The plugin's directory.
+        dir: PathBuf,
+        /// Where to write the component (default: DIR/NAME.wasm, NAME being DIR's name).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The componentize-py executable, for Python (default: $EDGEFEAT_COMPONENTIZE_PY,
+        /// then `componentize-py` on PATH).
+        #[arg(long)]
+        componentize_py: Option<PathBuf>,
     },
     /// Load a component as the server would, validate it, and print what it declares.
     Check {
@@ -29,14 +45,34 @@ pub enum PluginCommand {
     BuildFeast(super::pybuild::BuildFeastArgs),
 }
 
+/// The language of a new plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A Rust crate with wit-bindgen.
+    Rust,
+    /// A Python module for componentize-py.
+    Python,
+}
+
 const WIT: &str = include_str!("../../../wit/plugin.wit");
+const APP_PY: &str = include_str!("plugin_template/app.py.tmpl");
+const README_PY: &str = include_str!("plugin_template/README.python.md.tmpl");
 const CARGO_TOML: &str = include_str!("plugin_template/Cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("plugin_template/lib.rs.tmpl");
 const README: &str = include_str!("plugin_template/README.md.tmpl");
 
 pub(super) fn run(cwd: &Path, yaml: Option<&Path>, command: &PluginCommand) -> Result<()> {
     match command {
-        PluginCommand::New { name } => new(cwd, name),
+        PluginCommand::New { name, lang } => new(cwd, name, *lang),
+        PluginCommand::Build {
+            dir,
+            out,
+            componentize_py,
+        } => build(
+            &cwd.join(dir),
+            out.as_ref().map(|o| cwd.join(o)),
+            componentize_py.as_deref(),
+        ),
         PluginCommand::Check { file } => check(&cwd.join(file)),
         PluginCommand::BuildFeast(args) => {
             super::pybuild::build_feast(&super::load_config(cwd, yaml)?, args)
@@ -44,7 +80,7 @@ pub(super) fn run(cwd: &Path, yaml: Option<&Path>, command: &PluginCommand) -> R
     }
 }
 
-fn new(cwd: &Path, name: &str) -> Result<()> {
+fn new(cwd: &Path, name: &str, lang: Lang) -> Result<()> {
     let valid = !name.is_empty()
         && name
             .chars()
@@ -71,22 +107,76 @@ fn new(cwd: &Path, name: &str) -> Result<()> {
         .prefix(&format!(".{name}-new-"))
         .tempdir_in(cwd)
         .with_context(|| format!("cannot create a directory in {}", cwd.display()))?;
-    std::fs::create_dir_all(tmp.path().join("src"))?;
     std::fs::create_dir_all(tmp.path().join("wit"))?;
-    std::fs::write(tmp.path().join("Cargo.toml"), fill(CARGO_TOML))?;
-    std::fs::write(tmp.path().join("src/lib.rs"), fill(LIB_RS))?;
     std::fs::write(tmp.path().join("wit/plugin.wit"), WIT)?;
-    std::fs::write(tmp.path().join("README.md"), fill(README))?;
-    std::fs::write(tmp.path().join(".gitignore"), "/target\n")?;
+    if lang == Lang::Python {
+        std::fs::write(tmp.path().join("app.py"), fill(APP_PY))?;
+        std::fs::write(tmp.path().join("README.md"), fill(README_PY))?;
+        std::fs::write(tmp.path().join(".gitignore"), "/*.wasm\n")?;
+    } else {
+        std::fs::create_dir_all(tmp.path().join("src"))?;
+        std::fs::write(tmp.path().join("Cargo.toml"), fill(CARGO_TOML))?;
+        std::fs::write(tmp.path().join("src/lib.rs"), fill(LIB_RS))?;
+        std::fs::write(tmp.path().join("README.md"), fill(README))?;
+        std::fs::write(tmp.path().join(".gitignore"), "/target\n")?;
+    }
     let staged = tmp.keep();
     std::fs::rename(&staged, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    println!("Created the plugin crate {}.\n", dir.display());
-    println!(
-        "Build it:\n  cd {name}\n  rustup target add wasm32-wasip2\n  cargo build --release --target wasm32-wasip2"
-    );
-    println!("Check it:\n  edgefeat plugin check target/wasm32-wasip2/release/{file}.wasm");
+    let what = if lang == Lang::Python {
+        "Python module"
+    } else {
+        "crate"
+    };
+    println!("Created the plugin {what} {}.\n", dir.display());
+    println!("Build and check it:\n  edgefeat plugin build {name}");
     println!("Deploy it as plugins/{name}.wasm in the feature repo (README.md says how).");
     Ok(())
+}
+
+/// Builds a plugin directory made by `plugin new` and checks the component.
+fn build(dir: &Path, out: Option<PathBuf>, componentize_py: Option<&Path>) -> Result<()> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .with_context(|| format!("{} names no directory", dir.display()))?
+        .to_string();
+    let out = out.unwrap_or_else(|| dir.join(format!("{name}.wasm")));
+    if dir.join("app.py").exists() {
+        let tool = super::pybuild::componentize_py(componentize_py)?;
+        super::pybuild::componentize(&tool, dir, "app", &out)?;
+    } else if dir.join("Cargo.toml").exists() {
+        let status =
+            std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--manifest-path",
+                ])
+                .arg(dir.join("Cargo.toml"))
+                // Where the component is looked for below, whatever CARGO_TARGET_DIR says.
+                .arg("--target-dir")
+                .arg(dir.join("target"))
+                .status()
+                .context("cannot run cargo (install Rust with rustup)")?;
+        if !status.success() {
+            bail!("cargo build failed (rustup target add wasm32-wasip2, if the target is missing)");
+        }
+        let built = dir
+            .join("target/wasm32-wasip2/release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        std::fs::copy(&built, &out)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), out.display()))?;
+    } else {
+        bail!(
+            "{} holds neither app.py (Python) nor Cargo.toml (Rust): make one with `edgefeat plugin new NAME [--lang python]`",
+            dir.display()
+        );
+    }
+    println!("Built {}.", out.display());
+    check(&out)
 }
 
 fn check(file: &Path) -> Result<()> {

@@ -199,21 +199,7 @@ fn build_one(
         udf_config(job, &format!("feast-udf-{}", &hash[..12])),
     )?;
     let wasm = dir.path().join(format!("{name}.wasm"));
-    let output = Command::new(tool)
-        .current_dir(dir.path())
-        .args(["-d", "wit", "-w", "transformer", "componentize", "-p", "."])
-        .arg("edgefeat_guest")
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .with_context(|| format!("cannot run {}", tool.display()))?;
-    if !output.status.success() {
-        bail!(
-            "componentize-py failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            tail(&String::from_utf8_lossy(&output.stderr), 4000)
-        );
-    }
+    componentize(tool, dir.path(), "edgefeat_guest", &wasm)?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     trial_run(job, &bytes, engine, config)?;
     // Renamed into place: the server's watcher never sees half a file.
@@ -343,8 +329,29 @@ fn tail(text: &str, max: usize) -> &str {
     &text[at..]
 }
 
+/// Compiles the Python module `module` of `dir` (which holds `wit/plugin.wit`) into a
+/// component of the `transformer` world at `out`.
+pub(super) fn componentize(tool: &Path, dir: &Path, module: &str, out: &Path) -> Result<()> {
+    let output = Command::new(tool)
+        .current_dir(dir)
+        .args(["-d", "wit", "-w", "transformer", "componentize", "-p", "."])
+        .arg(module)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .with_context(|| format!("cannot run {}", tool.display()))?;
+    if !output.status.success() {
+        bail!(
+            "componentize-py failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            tail(&String::from_utf8_lossy(&output.stderr), 4000)
+        );
+    }
+    Ok(())
+}
+
 /// The componentize-py to run: the flag, the environment variable, or the one on PATH.
-fn componentize_py(flag: Option<&Path>) -> Result<PathBuf> {
+pub(super) fn componentize_py(flag: Option<&Path>) -> Result<PathBuf> {
     let chosen = flag
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os(COMPONENTIZE_PY_ENV).map(PathBuf::from))
