@@ -1,6 +1,7 @@
-# Shared by the store load tests (sqlite.sh, redis.sh): sourced, not run. The caller sets
-# `names` (the servers, in turn order), `ports[name]`, `server_pids[name]`, `body`,
-# `duration`, `rounds` and `work`, then calls `measure "1 8 64"` and `summarize BASELINE`.
+# Shared by the load tests (sqlite.sh, redis.sh, adapters.sh, python.sh): sourced, not run.
+# The caller sets `names` (the servers, in turn order), `ports[name]`, `server_pids[name]`,
+# `body` (or `bodies[name]`, an associative array, for a body per server), `duration`,
+# `rounds` and `work`, then calls `measure "1 8 64"` and `summarize BASELINE`.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -28,13 +29,17 @@ cpu_ticks() {
 # One wrk run per (concurrency, round, server); the servers take turns so that noise on a
 # shared machine does not fall on one of them only. Appends to $work/results.tsv.
 measure() {
-  local c round name pid before after out reqs
+  local c round name pid before after out reqs this_body
   for c in $1; do
     for round in $(seq "$rounds"); do
       for name in "${names[@]}"; do
         pid=${server_pids[$name]}
         before=$(cpu_ticks "$pid")
-        out=$(BODY="$body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
+        local this_body=$body
+        if declare -p bodies >/dev/null 2>&1 && [ -n "${bodies[$name]:-}" ]; then
+          this_body=${bodies[$name]}
+        fi
+        out=$(BODY="$this_body" wrk -t1 -c"$c" -d"${duration}s" --latency -s examples/loadtest/post.lua "http://127.0.0.1:${ports[$name]}/get-online-features")
         after=$(cpu_ticks "$pid")
         if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
           echo "warning: $name c=$c: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2

@@ -21,35 +21,63 @@ fn transform(c: &mut Criterion) {
         edgefeat::plugins::DEMO_PLUGIN,
     )
     .expect("write plugin");
+    // The same transform in Python, as `edgefeat plugin build-feast` builds it from the Feast
+    // fixture's pandas UDF, when EDGEFEAT_BENCH_PY_PLUGIN names that .wasm.
+    let python = std::env::var_os("EDGEFEAT_BENCH_PY_PLUGIN");
+    if let Some(path) = &python {
+        std::fs::copy(path, dir.path().join("python_conv_rate.wasm")).expect("copy python plugin");
+    }
     let engine = PluginEngine::new(PluginLimits::default()).expect("engine");
     let host = PluginHost::new(engine, dir.path().to_path_buf(), None);
     host.rescan();
-    let plugin = host.get("transformed_conv_rate").expect("loaded");
+    let mut plugins = vec![(
+        "demo_plugin",
+        host.get("transformed_conv_rate").expect("loaded"),
+    )];
+    if python.is_some() {
+        plugins.push((
+            "python_plugin",
+            host.get("python_conv_rate").expect("python loaded"),
+        ));
+    }
     let mut group = c.benchmark_group("transform_call");
-    for rows in [1usize, 10, 100] {
-        let input = vec![
-            HostColumn {
-                name: "conv_rate".into(),
-                ty: PluginType::Float64,
-                values: (0..rows).map(|i| Value::Double(i as f64 / 100.0)).collect(),
-            },
-            HostColumn {
-                name: "val_to_add".into(),
-                ty: PluginType::Int64,
-                values: (0..rows).map(|i| Value::Int64(i as i64)).collect(),
-            },
-            HostColumn {
-                name: "val_to_add_2".into(),
-                ty: PluginType::Int64,
-                values: (0..rows).map(|i| Value::Int64(2 * i as i64)).collect(),
-            },
-        ];
-        group.throughput(Throughput::Elements(rows as u64));
-        group.bench_function(format!("demo_plugin/{rows}_rows"), |b| {
-            b.iter(|| plugin.transform(rows, &input).expect("transform"))
-        });
+    for (label, plugin) in &plugins {
+        for rows in [1usize, 3, 10, 100] {
+            // Every input the plugin declares (the Python one takes all the view's columns),
+            // with values of its type.
+            let input: Vec<HostColumn> = plugin
+                .info()
+                .inputs
+                .iter()
+                .map(|f| HostColumn {
+                    name: f.name.clone(),
+                    ty: f.ty,
+                    values: (0..rows).map(|i| sample(f.ty, i)).collect(),
+                })
+                .collect();
+            group.throughput(Throughput::Elements(rows as u64));
+            group.bench_function(format!("{label}/{rows}_rows"), |b| {
+                b.iter(|| plugin.transform(rows, &input).expect("transform"))
+            });
+        }
     }
     group.finish();
+}
+
+/// A value of a plugin type for row `i`.
+fn sample(ty: PluginType, i: usize) -> Value {
+    match ty {
+        PluginType::Float64 => Value::Double(i as f64 / 100.0),
+        PluginType::Float32 => Value::Float(i as f32 / 100.0),
+        PluginType::Int64 => Value::Int64(i as i64),
+        PluginType::Int32 => Value::Int32(i as i32),
+        PluginType::String => Value::String(format!("s{i}")),
+        PluginType::Bool => Value::Bool(i % 2 == 0),
+        PluginType::Json => Value::Json("{\"a\": 1}".into()),
+        PluginType::UnixTimestamp => Value::UnixTimestamp(1_700_000_000 + i as i64),
+        PluginType::Bytes => Value::Bytes(vec![i as u8]),
+        _ => Value::List(Vec::new()),
+    }
 }
 
 /// A redis-server on a free loopback port, killed on drop.

@@ -130,11 +130,14 @@ fn jobs(registry: &Registry) -> Vec<Job<'_>> {
         let Some(udf) = &odfv.python_udf else {
             continue;
         };
-        let inputs = available_inputs(odfv, registry)
-            .into_iter()
-            .filter(|(n, _)| !n.contains("__"))
-            .map(|(n, d)| (n, PluginType::of(d)))
-            .collect();
+        let inputs = used_inputs(
+            &udf.body_text,
+            available_inputs(odfv, registry)
+                .into_iter()
+                .filter(|(n, _)| !n.contains("__"))
+                .map(|(n, d)| (n, PluginType::of(d)))
+                .collect(),
+        );
         let outputs = odfv
             .features
             .iter()
@@ -149,6 +152,22 @@ fn jobs(registry: &Registry) -> Vec<Job<'_>> {
     }
     out.sort_by(|a, b| a.odfv.name.cmp(&b.odfv.name));
     out
+}
+
+/// The inputs the UDF names in its source (as `inputs["conv_rate"]` or `inputs.conv_rate`), or
+/// every input when it names none (a UDF that builds column names at run time). Every column
+/// handed over costs its conversion on each call; a JSON column one `json.loads` per row.
+fn used_inputs(source: &str, all: Vec<(String, PluginType)>) -> Vec<(String, PluginType)> {
+    let named = |name: &str| {
+        source.match_indices(name).any(|(at, _)| {
+            let before = source[..at].chars().next_back();
+            let after = source[at + name.len()..].chars().next();
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            !word(before) && !word(after)
+        })
+    };
+    let used: Vec<(String, PluginType)> = all.iter().filter(|(n, _)| named(n)).cloned().collect();
+    if used.is_empty() { all } else { used }
 }
 
 enum Outcome {
@@ -373,6 +392,28 @@ mod tests {
     fn python_literals_escape_what_python_needs() {
         assert_eq!(py_str("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
         assert_eq!(py_str("café"), "\"café\"");
+    }
+
+    #[test]
+    fn only_the_inputs_a_udf_names_are_declared() {
+        let all = vec![
+            ("conv_rate".to_string(), PluginType::Float64),
+            ("conv".to_string(), PluginType::Float64),
+            ("val_to_add".to_string(), PluginType::Int64),
+            ("driver_config".to_string(), PluginType::Json),
+        ];
+        let names = |src: &str| {
+            used_inputs(src, all.clone())
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("df['x'] = inputs[\"conv_rate\"] + inputs.val_to_add"),
+            ["conv_rate", "val_to_add"]
+        );
+        // No column named at all: the UDF gets them all.
+        assert_eq!(names("return inputs").len(), 4);
     }
 
     #[test]

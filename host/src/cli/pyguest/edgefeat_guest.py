@@ -61,6 +61,7 @@ def _udf():
 
 
 UDF = _udf()
+_INPUT_TYPES = dict(cfg.INPUTS)
 
 
 def _from_wit(column, vtype):
@@ -81,6 +82,12 @@ def _to_wit(name, vtype, values, rows):
     _, data, zero = _TYPES[vtype]
     if len(values) != rows:
         raise ValueError(f"output `{name}` has {len(values)} values for {rows} rows")
+    if vtype in ("float32", "float64", "int32", "int64"):
+        # Numbers, the common output: one comprehension each way (NaN is missing, as in pandas).
+        cast = float if vtype.startswith("float") else int
+        valid = [v is not None and v == v for v in values]
+        out = [cast(v) if ok else zero for v, ok in zip(values, valid)]
+        return t.Column(name, data(out), None if all(valid) else valid)
     out, valid = [], []
     for v in values:
         missing = minipandas.isna(v) if not isinstance(v, (list, dict)) else False
@@ -134,8 +141,7 @@ class Transform(wit_world.exports.Transform):
         # plugin error, which fails the request with its message.
         try:
             rows = input.num_rows
-            types = dict(cfg.INPUTS)
-            columns = {c.name: _from_wit(c, types.get(c.name, "")) for c in input.columns}
+            columns = {c.name: _from_wit(c, _INPUT_TYPES.get(c.name, "")) for c in input.columns}
         except Exception as e:
             raise Err(t.PluginError_InvalidInput(f"{type(e).__name__}: {e}"))
         try:

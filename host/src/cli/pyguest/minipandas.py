@@ -56,11 +56,22 @@ def _binary(op, name):
         if isinstance(other, Series):
             if len(other) != len(self):
                 raise ValueError("Can only compare identically-labeled Series objects")
-            pairs = zip(self._values, other._values)
+            right = other._values
         elif isinstance(other, (list, tuple)):
-            pairs = zip(self._values, other)
+            right = other
         else:
-            pairs = ((v, other) for v in self._values)
+            right = None
+        left = self._values
+        # The common case, no missing value and no division by zero, in one pass of C code.
+        try:
+            if right is None:
+                if not _missing(other) and None not in left:
+                    return Series([op(a, other) for a in left], name=self.name)
+            elif None not in left and None not in right:
+                return Series(list(map(op, left, right)), name=self.name)
+        except ZeroDivisionError:
+            pass
+        pairs = zip(left, right) if right is not None else ((v, other) for v in left)
         out = []
         for a, b in pairs:
             if _missing(a) or _missing(b):
