@@ -72,7 +72,7 @@ fn sample(ty: PluginType, i: usize) -> Value {
         PluginType::Int64 => Value::Int64(i as i64),
         PluginType::Int32 => Value::Int32(i as i32),
         PluginType::String => Value::String(format!("s{i}")),
-        PluginType::Bool => Value::Bool(i % 2 == 0),
+        PluginType::Bool => Value::Bool(i.is_multiple_of(2)),
         PluginType::Json => Value::Json("{\"a\": 1}".into()),
         PluginType::UnixTimestamp => Value::UnixTimestamp(1_700_000_000 + i as i64),
         PluginType::Bytes => Value::Bytes(vec![i as u8]),
