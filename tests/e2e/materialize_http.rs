@@ -132,3 +132,27 @@ fn async_materialize_accepts_refuses_a_second_and_force_overrides() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_view_named_many_times_is_materialized_once() {
+    let (_tmp, repo) = known_repo();
+    run(&repo, &["teardown"]).success();
+    run(&repo, &["apply"]).success();
+    let server = Server::start(&repo, &[]);
+    let views = vec!["\"stats\""; 500].join(",");
+    let r = server.post_json(
+        "/materialize",
+        &format!(
+            r#"{{"start_ts":"2026-11-01","end_ts":"2026-11-30T00:00:00","feature_views":[{views}]}}"#
+        ),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+    let dump: serde_json::Value =
+        serde_json::from_str(&run(&repo, &["registry-dump"]).success().stdout).unwrap();
+    let intervals = &dump["feature_views"]["stats"]["meta"]["materialization_intervals"];
+    assert_eq!(
+        intervals.as_array().map(Vec::len),
+        Some(1),
+        "one job, one interval: {intervals}"
+    );
+}

@@ -430,6 +430,17 @@ fn bad_searches_get_clear_errors() {
             json!("Document retrieval only supports a single feature view.")
         )
     );
+    // Caller errors Feast answers 500 for: a 400 the SDK does not retry.
+    let (status, message) = detail(post(json!({"features": [], "query": [1, 0, 0]})));
+    assert_eq!(
+        (status, message.as_str()),
+        (400, "No features specified for retrieval")
+    );
+    let (status, message) = detail(post(
+        json!({"features": ["docs:title"], "query": [3.4e38, 3.4e38, 3.4e38]}),
+    ));
+    assert_eq!(status, 400, "{message}");
+    assert!(message.contains("overflow a 32-bit float"), "{message}");
     // Body validation is FastAPI's.
     let r = server.post_json(
         "/search",

@@ -14,7 +14,7 @@ use crate::http::models::{
     MaterializeIncrementalRequest, MaterializeRequest, Model, parse_bool_param,
 };
 use crate::http::respond::{Handled, blocking, json, read_request};
-use crate::http::state::AppState;
+use crate::http::state::{AppState, MAX_QUEUED_MATERIALIZATIONS};
 use crate::offline::materialize::Job;
 use crate::serving::Window;
 
@@ -40,7 +40,19 @@ fn query_flags(query: Option<&str>) -> Result<(bool, bool), ApiError> {
 async fn start(state: Arc<AppState>, jobs: Vec<Job>, asynchronous: bool, force: bool) -> Handled {
     let views: Vec<String> = jobs.iter().map(|j| j.view.clone()).collect();
     if asynchronous {
+        use std::sync::atomic::Ordering;
+        let queued = state.queued_materializations.clone();
+        if queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED_MATERIALIZATIONS {
+            queued.fetch_sub(1, Ordering::SeqCst);
+            let body = serde_json::json!({
+                "error": format!(
+                    "{MAX_QUEUED_MATERIALIZATIONS} async materializations are already queued or running: retry when one has finished"
+                ),
+            });
+            return Ok(json(429, json_response_body(&body)));
+        }
         if let Err(busy) = state.core.claim_jobs(&jobs, force) {
+            queued.fetch_sub(1, Ordering::SeqCst);
             let quoted: Vec<&str> = busy.iter().map(String::as_str).collect();
             let body = serde_json::json!({
                 "error": format!(
@@ -54,6 +66,7 @@ async fn start(state: Arc<AppState>, jobs: Vec<Job>, asynchronous: bool, force: 
         tokio::spawn(async move {
             let outcome = run_on_pool(&state, &jobs).await;
             state.core.release_jobs(&jobs);
+            queued.fetch_sub(1, Ordering::SeqCst);
             if let Err(e) = outcome {
                 tracing::error!(
                     "async materialization failed: {}",

@@ -20,6 +20,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// Bounds the materializations running at once.
     pub materialize_pool: Arc<tokio::sync::Semaphore>,
+    /// Async materialization requests accepted and not finished: past
+    /// [`MAX_QUEUED_MATERIALIZATIONS`] a new one is refused (429) rather than queued without
+    /// bound.
+    pub queued_materializations: Arc<std::sync::atomic::AtomicUsize>,
     /// Bounds the requests running plugins (or waiting on a networked store) at once, on the
     /// blocking pool.
     pub transform_pool: Arc<tokio::sync::Semaphore>,
@@ -29,6 +33,9 @@ pub struct AppState {
     /// BENCHMARKS.md), 8 scans at once served 172 req/s where 2 at a time served 131.
     pub search_permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Async materialization requests that may wait or run at once.
+pub const MAX_QUEUED_MATERIALIZATIONS: usize = 16;
 
 /// Reads `feature_server.max_request_body_bytes` (default [`DEFAULT_BODY_LIMIT`]).
 pub fn body_limit(config: &RepoConfig) -> usize {
@@ -51,6 +58,7 @@ impl AppState {
             materialize_pool: Arc::new(tokio::sync::Semaphore::new(
                 crate::serving::jobs::max_workers(),
             )),
+            queued_materializations: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             transform_pool: Arc::new(tokio::sync::Semaphore::new(cores * 4)),
             search_permits: Arc::new(tokio::sync::Semaphore::new(cores * 4)),
         }

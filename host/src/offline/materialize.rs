@@ -82,8 +82,13 @@ pub fn select_views<'r>(
             .collect());
     }
     let project = &registry.project.spec.name;
-    let mut out = Vec::new();
+    let mut out: Vec<&Stored<FeatureView>> = Vec::new();
     for name in names {
+        // A view named twice is materialized once: the work is bounded by the views, not by
+        // the length of the list.
+        if out.iter().any(|v| v.spec.name == *name) {
+            continue;
+        }
         match registry.feature_views.get(name) {
             Some(v) if v.spec.online => out.push(v),
             Some(_) => bail!(

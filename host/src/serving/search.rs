@@ -109,7 +109,8 @@ fn resolve<'r>(
             .collect::<Result<_, _>>()?,
     };
     if refs.is_empty() {
-        return Err(ServingError::Other("No features specified for retrieval".into()).into());
+        // Feast answers 500; it is the caller's to fix, so a 400 the SDK will not retry.
+        return Err(bad("No features specified for retrieval".into()));
     }
     let mut views: Vec<&FeatureView> = Vec::new();
     for (name, _) in &refs {
@@ -242,6 +243,14 @@ pub fn search(
             hits
         }
     };
+    // A query this large overflows the distance of a 32-bit float, which JSON cannot carry:
+    // the caller's to fix, not a server failure.
+    if hits.iter().any(|h| !h.distance.is_finite()) {
+        return Err(bad(format!(
+            "the query's distances to the documents of {} overflow a 32-bit float: scale the query embedding down",
+            view.name
+        )));
+    }
     if v2 {
         respond_v2(
             store,

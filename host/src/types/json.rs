@@ -10,6 +10,26 @@ use crate::offline::convert::ConvertError;
 use crate::types::time::parse_timestamp;
 use crate::types::{DType, Value};
 
+/// How deep `json` nests arrays and objects below `at` (stops counting past the limit).
+fn json_depth(json: &serde_json::Value, at: usize) -> usize {
+    if at > crate::types::codec::MAX_VALUE_DEPTH {
+        return at;
+    }
+    match json {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| json_depth(v, at + 1))
+            .max()
+            .unwrap_or(at + 1),
+        serde_json::Value::Object(entries) => entries
+            .values()
+            .map(|v| json_depth(v, at + 1))
+            .max()
+            .unwrap_or(at + 1),
+        _ => at,
+    }
+}
+
 /// Converts a JSON value to a Value of a declared dtype: what /push receives, and how
 /// Map/Struct/Json features held as JSON text are read.
 ///
@@ -42,6 +62,14 @@ pub fn json_to_value(json: &serde_json::Value, dtype: &DType) -> Result<Value, C
     if json.is_null() {
         return Ok(Value::Null);
     }
+    // A value nested deeper than the codecs read back would be stored and then fail every
+    // read of its entity: refused here, before anything is written.
+    if json_depth(json, 0) > crate::types::codec::MAX_VALUE_DEPTH {
+        return Err(fail(&format!(
+            "nests lists and objects more than {} levels deep",
+            crate::types::codec::MAX_VALUE_DEPTH
+        )));
+    }
     match dtype {
         DType::Int64 => json_int(json).map(Value::Int64).map_err(fail),
         DType::Int32 => {
@@ -53,7 +81,12 @@ pub fn json_to_value(json: &serde_json::Value, dtype: &DType) -> Result<Value, C
         DType::Float32 | DType::Float64 => {
             let v = json.as_f64().ok_or_else(|| fail("expected a number"))?;
             Ok(if *dtype == DType::Float32 {
-                Value::Float(v as f32)
+                // `as` would store an infinity, which no response can render.
+                let f = v as f32;
+                if !f.is_finite() {
+                    return Err(fail("out of the range of a 32-bit float"));
+                }
+                Value::Float(f)
             } else {
                 Value::Double(v)
             })
@@ -286,5 +319,39 @@ fn excerpt(text: &str) -> String {
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_float32_out_of_range_is_refused_not_stored_as_infinity() {
+        let err = json_to_value(&serde_json::json!(1e39), &DType::Float32).unwrap_err();
+        assert!(err.to_string().contains("32-bit float"), "{err}");
+        assert_eq!(
+            json_to_value(&serde_json::json!(1e39), &DType::Float64).unwrap(),
+            Value::Double(1e39)
+        );
+        assert_eq!(
+            json_to_value(&serde_json::json!(0.5), &DType::Float32).unwrap(),
+            Value::Float(0.5)
+        );
+    }
+
+    #[test]
+    fn values_nested_deeper_than_the_codecs_read_are_refused() {
+        let mut deep = serde_json::json!("leaf");
+        for _ in 0..70 {
+            deep = serde_json::json!({ "k": deep });
+        }
+        let err = json_to_value(&deep, &DType::Map).unwrap_err();
+        assert!(err.to_string().contains("levels deep"), "{err}");
+        let mut ok = serde_json::json!("leaf");
+        for _ in 0..10 {
+            ok = serde_json::json!({ "k": ok });
+        }
+        assert!(json_to_value(&ok, &DType::Map).is_ok());
     }
 }
