@@ -3,6 +3,22 @@
 # `body` (or `bodies[name]`, an associative array, for a body per server), `duration`,
 # `rounds` and `work`, then calls `measure "1 8 64"` and `summarize BASELINE`.
 
+# Installs the tools named (wrk always) when missing, builds the release binary, and sets
+# `target`, `bin`, `work` (a temp directory) and `pids` (processes killed on exit).
+prepare() {
+  local tool
+  for tool in wrk "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || { echo "install $tool" >&2; exit 1; }; }
+  done
+  cargo build --release --locked -p edgefeat >&2
+  target="${CARGO_TARGET_DIR:-$root/target}"
+  bin="$target/release/edgefeat"
+  work=$(mktemp -d)
+  pids=()
+  trap cleanup EXIT
+}
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Waits until a server answers `/health` (at most 60 s).

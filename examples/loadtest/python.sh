@@ -17,14 +17,7 @@ rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source examples/loadtest/lib.sh
-command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null 2>&1 || { echo "install wrk" >&2; exit 1; }; }
-cargo build --release --locked -p edgefeat >&2
-target="${CARGO_TARGET_DIR:-$root/target}"
-bin="$target/release/edgefeat"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+prepare
 
 repo_copy() {
   cp -r tests/fixtures/feast-0.67 "$work/$1"

@@ -20,15 +20,7 @@ rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source examples/loadtest/lib.sh
-for tool in wrk redis-server; do
-  command -v "$tool" >/dev/null 2>&1 || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || { echo "install $tool" >&2; exit 1; }; }
-done
-cargo build --release --locked -p edgefeat >&2
-bin="${CARGO_TARGET_DIR:-$root/target}/release/edgefeat"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+prepare redis-server
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >/dev/null &

@@ -15,13 +15,7 @@ rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 source examples/loadtest/lib.sh
-command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null 2>&1 || { echo "install wrk" >&2; exit 1; }; }
-cargo build --release --locked -p edgefeat >&2
-bin="${CARGO_TARGET_DIR:-$root/target}/release/edgefeat"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+prepare
 
 setup() {
   local name=$1 online_store=$2
