@@ -72,43 +72,28 @@ pub async fn get_online_features(
         core.get_online_features(&plan, &snapshot, &online_request(&req), now)
     } else {
         let prepared = core.prepare_online(&plan, &online_request(&req))?;
-        match core.read_online_async(&plan, &snapshot, &prepared) {
-            // A store on the network (Redis) is awaited here, holding no thread; only the
-            // transforms, if any, then move to the blocking pool.
-            Some(read) => {
-                let got = read.await?;
-                if transforms {
-                    let permit = state.transform_pool.clone().acquire_owned().await;
-                    let core = core.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let _permit = permit;
-                        core.finish_online(
-                            &plan,
-                            &snapshot,
-                            &online_request(&req),
-                            prepared,
-                            got,
-                            now,
-                        )
-                    })
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(ServingError::other(format!("request task failed: {e}")))
-                    })
-                } else {
-                    core.finish_online(&plan, &snapshot, &online_request(&req), prepared, got, now)
-                }
+        // A store on the network (Redis) is awaited here, holding no thread.
+        let got = match core.read_online_async(&plan, &snapshot, &prepared) {
+            Some(read) => Some(read.await?),
+            None => None,
+        };
+        match got {
+            Some(got) if !transforms => {
+                core.finish_online(&plan, &snapshot, &online_request(&req), prepared, got, now)
             }
             // Plugins run on the blocking pool, bounded: a plugin spinning until its deadline
             // then holds a blocking thread, never one of the few async workers plain reads
-            // need. A store adapter may wait on the network (Redis) for up to its timeout.
-            None => {
-                drop(prepared);
+            // need. A store adapter reads there too: it may wait on Redis up to its timeout.
+            got => {
                 let permit = state.transform_pool.clone().acquire_owned().await;
                 let core = core.clone();
                 tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    core.get_online_features(&plan, &snapshot, &online_request(&req), now)
+                    let got = match got {
+                        Some(got) => got,
+                        None => core.read_online(&plan, &snapshot, &prepared)?,
+                    };
+                    core.finish_online(&plan, &snapshot, &online_request(&req), prepared, got, now)
                 })
                 .await
                 .unwrap_or_else(|e| Err(ServingError::other(format!("request task failed: {e}"))))

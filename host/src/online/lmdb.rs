@@ -496,14 +496,7 @@ impl OnlineStore for LmdbStore {
         // Rows are stored in edgefeat's self-describing codec: names suffice.
         let features: Vec<&str> = features.iter().map(|f| f.name).collect();
         let features = features.as_slice();
-        if let Some(bad) = rows.iter().find(|r| r.values.len() != features.len()) {
-            bail!(
-                "a row for table {} holds {} values for {} features",
-                table.name(),
-                bad.values.len(),
-                features.len()
-            );
-        }
+        super::check_row_widths(table, features.len(), rows)?;
         let name = table.name();
         match durability {
             Durability::Deferred => self.with_write(durability, |wtxn| {

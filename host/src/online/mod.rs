@@ -101,6 +101,19 @@ pub struct ReadRow {
     pub values: Vec<Option<Value>>,
 }
 
+/// Refuses a write whose rows do not hold one value per feature: every store checks it the
+/// same way, before it writes anything.
+pub(crate) fn check_row_widths(table: Table<'_>, features: usize, rows: &[WriteRow]) -> Result<()> {
+    if let Some(bad) = rows.iter().find(|r| r.values.len() != features) {
+        anyhow::bail!(
+            "a row for table {} holds {} values for {features} features",
+            table.name(),
+            bad.values.len()
+        );
+    }
+    Ok(())
+}
+
 /// One table's part of a read of several: the keys (serialized) and the features to read.
 #[derive(Debug, Clone, Copy)]
 pub struct TableRead<'a> {

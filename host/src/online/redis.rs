@@ -130,14 +130,6 @@ impl RedisStore {
         let ttl = self.config.key_ttl_seconds.unwrap_or(0);
         let mut commands = Vec::with_capacity(rows.len());
         for row in rows {
-            if row.values.len() != features.len() {
-                bail!(
-                    "a row for view {} holds {} values for {} features",
-                    table.view,
-                    row.values.len(),
-                    features.len()
-                );
-            }
             let key = redis_key(&row.entity_key, table.project);
             let mut cmd = if self.config.skip_dedup {
                 redis::cmd("HSET")
@@ -454,7 +446,8 @@ impl OnlineStore for RedisStore {
         rows: &[WriteRow],
         _durability: Durability,
     ) -> Result<WriteStats> {
-        let mut stats = WriteStats::default();
+        super::check_row_widths(table, features.len(), rows)?;
+        let mut kept_newer = 0;
         for chunk in rows.chunks(WRITE_CHUNK) {
             let commands = self.write_commands(table, features, chunk, false)?;
             let mut replies = self
@@ -473,23 +466,20 @@ impl OnlineStore for RedisStore {
             }
             for reply in replies {
                 match reply {
-                    Reply::Int(0) => stats.kept_newer += 1,
                     Reply::ServerError(e) => {
                         bail!("{}: writing view {}: {e}", self.client.name(), table.view)
                     }
-                    // 1 from the script; HSET's field count and EXPIRE's 1 with skip_dedup.
+                    // The script answers 0 for a row it kept out; HSET's and EXPIRE's counts
+                    // (skip_dedup) say nothing of that.
+                    Reply::Int(0) if !self.config.skip_dedup => kept_newer += 1,
                     _ => {}
                 }
             }
         }
-        stats.written = rows.len() - stats.kept_newer;
-        if self.config.skip_dedup {
-            stats = WriteStats {
-                written: rows.len(),
-                kept_newer: 0,
-            };
-        }
-        Ok(stats)
+        Ok(WriteStats {
+            written: rows.len() - kept_newer,
+            kept_newer,
+        })
     }
 
     fn sync(&self) -> Result<()> {

@@ -521,14 +521,7 @@ impl OnlineStore for SqliteStore {
         rows: &[WriteRow],
         _durability: Durability,
     ) -> Result<WriteStats> {
-        if let Some(bad) = rows.iter().find(|r| r.values.len() != features.len()) {
-            bail!(
-                "a row for table {} holds {} values for {} features",
-                table.name(),
-                bad.values.len(),
-                features.len()
-            );
-        }
+        super::check_row_widths(table, features.len(), rows)?;
         if rows.is_empty() {
             return Ok(WriteStats::default());
         }

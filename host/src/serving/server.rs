@@ -295,6 +295,19 @@ impl FeatureServer {
         Some(async move { read.await.map_err(read_error) })
     }
 
+    /// The store read of a prepared request, waiting for it on this thread (the blocking
+    /// counterpart of [`FeatureServer::read_online_async`]).
+    pub fn read_online(
+        &self,
+        plan: &Plan,
+        snapshot: &Snapshot,
+        prepared: &Prepared,
+    ) -> Result<Vec<TableRows>, ServingError> {
+        self.store
+            .read_tables(&prepared.reads(plan, snapshot))
+            .map_err(read_error)
+    }
+
     /// The second half: runs the transforms over what the store answered and assembles the
     /// response. Runs plugins when the plan has transforms, so the caller picks the thread.
     pub fn finish_online(
