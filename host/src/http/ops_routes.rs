@@ -21,15 +21,7 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Response {
 /// `GET /health`: 200 when the registry and the store can be read, else 503 (bodies empty,
 /// as Feast's).
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let core = state.core.clone();
-    let problem = if core.store.blocking() {
-        tokio::task::spawn_blocking(move || core.health_problem())
-            .await
-            .unwrap_or_else(|e| Some(format!("health check task failed: {e}")))
-    } else {
-        core.health_problem()
-    };
-    match problem {
+    match state.core.health().await {
         None => StatusCode::OK.into_response(),
         Some(problem) => {
             tracing::warn!("health check failed: {problem}");

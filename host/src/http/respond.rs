@@ -28,6 +28,7 @@ impl From<ServingError> for ApiError {
                 class,
                 message,
             } => ApiError::feast(status, class, &message),
+            ServingError::Store(message) => ApiError::feast(500, "FeastError", &message),
             ServingError::Other(message) => ApiError::plain(500, &message),
             ServingError::Detail { status, detail } => ApiError::detail(status, &detail),
         }

@@ -1,5 +1,5 @@
 //! What the HTTP front shares between requests: the serving core, and the front's own
-//! admission limits (body size, and the permits that bound work on the blocking pool).
+//! admission limits (body size, and the permits that bound searches and materializations).
 
 use std::sync::Arc;
 
@@ -24,9 +24,6 @@ pub struct AppState {
     /// [`MAX_QUEUED_MATERIALIZATIONS`] a new one is refused (429) rather than queued without
     /// bound.
     pub queued_materializations: Arc<std::sync::atomic::AtomicUsize>,
-    /// Bounds the requests running plugins (or waiting on a networked store) at once, on the
-    /// blocking pool.
-    pub transform_pool: Arc<tokio::sync::Semaphore>,
     /// Four searches per core at most, each on a blocking thread: a burst of requests cannot
     /// grow the blocking pool without bound. Not one per core: scans that overlap on a core
     /// share the vectors they stream through its caches, and measured on 2 cores at c=8 (see
@@ -59,7 +56,6 @@ impl AppState {
                 crate::serving::jobs::max_workers(),
             )),
             queued_materializations: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            transform_pool: Arc::new(tokio::sync::Semaphore::new(cores * 4)),
             search_permits: Arc::new(tokio::sync::Semaphore::new(cores * 4)),
         }
     }

@@ -18,6 +18,12 @@ pub enum ServingError {
     /// Any other exception (ValueError, KeyError, ...): 500 with the message as a JSON string.
     #[error("{0}")]
     Other(String),
+    /// The online store failed (unreachable, too slow, a store adapter that trapped). Feast
+    /// raises its base class `FeastError` for it (500 on HTTP, which the Feast SDK re-raises
+    /// with the message, so a client sees why); kept apart so that a front with a code for "try
+    /// again" (gRPC's UNAVAILABLE) can say so.
+    #[error("FeastError: {0}")]
+    Store(String),
     /// FastAPI's `HTTPException(status, detail)`, which Feast's server raises itself: 401 for
     /// a missing or bad token, 400 for a search it cannot run.
     #[error("{detail}")]
@@ -52,15 +58,9 @@ impl ServingError {
         }
     }
 
-    /// The online store failed (unreachable, too slow, a store adapter that trapped): 500 in
-    /// Feast's envelope as its base class `FeastError`, which the Feast SDK re-raises with the
-    /// message, so a client sees why instead of a bare string.
+    /// The online store failed: see [`ServingError::Store`].
     pub(crate) fn store(what: &str, e: impl std::fmt::Display) -> ServingError {
-        ServingError::Feast {
-            status: 500,
-            class: "FeastError",
-            message: format!("online store {what} failed: {e}"),
-        }
+        ServingError::Store(format!("online store {what} failed: {e}"))
     }
 
     pub(crate) fn service_not_found(name: &str, project: &str) -> ServingError {

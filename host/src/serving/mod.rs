@@ -4,6 +4,7 @@
 
 mod access;
 pub mod coerce;
+mod dispatch;
 mod error;
 mod ingest;
 pub mod jobs;
@@ -16,6 +17,7 @@ pub mod server;
 mod transform;
 pub mod write;
 
+pub use dispatch::OwnedOnlineRequest;
 pub use error::ServingError;
 pub use jobs::Window;
 pub(crate) use online::split_ref;

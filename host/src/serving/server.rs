@@ -1,11 +1,12 @@
-//! [`FeatureServer`]: everything a front (HTTP today, gRPC next) serves from, and nothing of
-//! any transport.
+//! [`FeatureServer`]: everything a front (HTTP, gRPC) serves from, and nothing of any
+//! transport.
 //!
 //! It owns the registry snapshot and its reload, the online store, the transform plugins and
 //! the check that wires them to the registry, the authenticator and the authorizer, the vector
 //! indexes, and the set of views being materialized. A front parses a request, calls one method
-//! here and renders what comes back; admission (body limits, permits, which thread a call runs
-//! on) is the front's business.
+//! here and renders what comes back; admission (body limits, connection caps) is the front's
+//! business. Which thread a read runs on is decided here, once for every front
+//! ([`dispatch`](super::dispatch)).
 //!
 //! The request entry points live beside their concern, each an `impl FeatureServer` block:
 //! [`access`](super::access) (authorization), [`ingest`](super::ingest) (push and
@@ -54,6 +55,9 @@ pub struct FeatureServer {
     authorizer: ArcSwap<Authorizer>,
     /// The in-memory vectors of `/search`, per view, built on first use.
     pub(crate) indexes: Indexes,
+    /// Bounds the reads running plugins (or waiting on a blocking store) at once, on the
+    /// blocking pool, for every front together: four per core.
+    pub(crate) plugin_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -131,6 +135,9 @@ impl FeatureServer {
             running: Running::default(),
             plugins,
             indexes: Indexes::new(),
+            plugin_permits: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
+            )),
         })
     }
 
