@@ -23,7 +23,7 @@ const GUESTS: [(&str, &str); 2] = [
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    compile_protos(&manifest_dir);
+    compile_protos(&manifest_dir, &out_dir);
     println!(
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../wit").display()
@@ -53,17 +53,41 @@ fn main() {
     }
 }
 
-/// Generates the prost types of Feast's messages from our `.proto` subset in `proto/`. protox
-/// compiles the files in-process (it bundles the well-known `google/protobuf` types), so the
-/// build needs no `protoc`.
-fn compile_protos(manifest_dir: &Path) {
+/// Generates the prost types of Feast's messages, and tonic's service code for the gRPC front,
+/// from our `.proto` subset in `proto/`. protox compiles the files in-process (it bundles the
+/// well-known `google/protobuf` types), so the build needs no `protoc`. The compiled
+/// descriptors are kept too (`feast_descriptors.bin`), for gRPC server reflection.
+///
+/// `feast.types.Value` is not generated: it maps to our own `proto::WireValue`, which reads
+/// and writes a value with the hand-written codec the online stores use (`types::value_proto`),
+/// so the Value format has one implementation. The request messages' maps decode into
+/// `BTreeMap`s: a protobuf map has no order, and a sorted one makes a request's entity columns
+/// come out the same every time.
+fn compile_protos(manifest_dir: &Path, out_dir: &Path) {
     let root = manifest_dir.join("proto");
     println!("cargo:rerun-if-changed={}", root.display());
-    let files = ["feast/types/Value.proto", "feast/core/Registry.proto"];
+    let files = [
+        "feast/types/Value.proto",
+        "feast/core/Registry.proto",
+        "feast/serving/ServingService.proto",
+        "feast/serving/GrpcServer.proto",
+    ];
     let descriptors = protox::compile(files, [&root]).expect("the .proto files in proto/ compile");
-    prost_build::Config::new()
+    std::fs::write(
+        out_dir.join("feast_descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )
+    .expect("OUT_DIR is writable");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .build_transport(false)
+        .extern_path(".feast.types.Value", "crate::proto::WireValue")
+        .btree_map(".feast.serving")
+        .btree_map(".PushRequest")
+        .btree_map(".WriteToOnlineStoreRequest")
         .compile_fds(descriptors)
-        .expect("prost-build generates the Feast messages");
+        .expect("tonic-prost-build generates the Feast messages and services");
 }
 
 fn build_guest(guest: &Path, artifact: &str, out_dir: &Path) -> Result<PathBuf, String> {

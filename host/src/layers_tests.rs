@@ -17,7 +17,8 @@ const LAYERS: &[&[&str]] = &[
     &["plugins"],
     &["auth"],
     &["serving"],
-    &["http"],
+    // The fronts: gRPC is served by the HTTP front's accept loop (http::server).
+    &["http", "grpc"],
     &["cli"],
 ];
 

@@ -43,6 +43,12 @@ impl Response {
 impl Server {
     /// Starts `edgefeat serve` on a free port in `repo` and waits for its startup line.
     pub fn start(repo: &Path, extra: &[&str]) -> Server {
+        Server::start_with_lines(repo, extra, 1).0
+    }
+
+    /// Starts `edgefeat serve` and waits for `lines` startup lines (one per front); `addr` is
+    /// the first one's address, and the addresses of all come back in order.
+    pub fn start_with_lines(repo: &Path, extra: &[&str], lines: usize) -> (Server, Vec<String>) {
         let mut child = edgefeat(repo)
             .args(["serve", "--port", "0", "--no-access-log"])
             .args(extra)
@@ -51,20 +57,24 @@ impl Server {
             .spawn()
             .expect("the server starts");
         let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = lines
-            .next()
-            .expect("a startup line")
-            .expect("readable stdout");
-        let addr = line
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let mut out = BufReader::new(stdout).lines();
+        let addrs: Vec<String> = (0..lines)
+            .map(|_| {
+                let line = out
+                    .next()
+                    .expect("a startup line")
+                    .expect("readable stdout");
+                line.split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .unwrap_or_else(|| panic!("no address in {line:?}"))
+                    .to_string()
+            })
+            .collect();
         // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
+        std::thread::spawn(move || for _ in out {});
+        let addr = addrs[0].clone();
+        (Server { child, addr }, addrs)
     }
 
     /// Sends a raw request (the request line and headers are built here).

@@ -9,6 +9,7 @@ mod cli_init;
 mod deploy;
 mod feast_redis;
 mod feast_repo;
+mod grpc;
 mod http;
 mod import;
 mod materialize;

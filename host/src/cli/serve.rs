@@ -1,4 +1,5 @@
-//! `edgefeat serve`: the HTTP feature server, with `feast serve`'s flags.
+//! `edgefeat serve`: the feature server, with `feast serve`'s flags: HTTP (`-t http`, the
+//! default), gRPC (`-t grpc`), or both from one core (`--grpc-port`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -28,9 +29,14 @@ pub struct ServeArgs {
     /// The port to listen on (0 picks a free one; the startup line says which).
     #[arg(short, long, default_value_t = 6566)]
     port: u16,
-    /// The server type; only `http`.
-    #[arg(short = 't', long = "type", default_value = "http", value_parser = ["http"])]
+    /// The server type: `http` (Feast's REST API) or `grpc` (Feast's `ServingService` and
+    /// `GrpcFeatureServer`, with health and reflection) on --port.
+    #[arg(short = 't', long = "type", default_value = "http", value_parser = ["http", "grpc"])]
     server_type: String,
+    /// Also serve gRPC on this port, next to HTTP on --port, from the same core (0 picks a
+    /// free one; the startup line says which).
+    #[arg(long, value_name = "PORT")]
+    grpc_port: Option<u16>,
     /// Do not print a line per request.
     #[arg(long)]
     no_access_log: bool,
@@ -149,14 +155,11 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
             .min()
             .map(Duration::from_secs);
         let _watcher = watch_registry(core.clone(), ttl);
-        let mut app = routes::router(Arc::new(AppState::new(core.clone())));
-        if !args.no_access_log {
-            app = routes::with_access_log(app);
-        }
         let options = crate::http::server::ServerOptions {
             keep_alive: Duration::from_secs(args.keep_alive_timeout),
             tls: tls.as_ref().map(|t| t.config.clone()),
             max_connections: args.worker_connections,
+            http2_only: false,
         };
         if args.metrics {
             let metrics_listener =
@@ -175,10 +178,71 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
                 std::future::pending(),
             ));
         }
+        let grpc_options = crate::http::server::ServerOptions {
+            http2_only: true,
+            ..options.clone()
+        };
+        // One signal stops every front; each drains its own requests.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let shutdown = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("edgefeat is serving project {project} on {scheme}://{addr} (Ctrl-C to stop)");
-        let _ = std::io::stdout().flush();
-        serve(listener, app, options, shutdown_signal()).await?;
+        let grpc_listener = match args.grpc_port {
+            Some(port) => Some(
+                tokio::net::TcpListener::bind((args.host.as_str(), port))
+                    .await
+                    .with_context(|| format!("cannot listen on {}:{port} for gRPC", args.host))?,
+            ),
+            None => None,
+        };
+        if args.server_type == "grpc" {
+            if grpc_listener.is_some() {
+                bail!("--grpc-port serves gRPC next to HTTP: with -t grpc, --port is the gRPC port");
+            }
+            let app = crate::grpc::router(core.clone())?;
+            println!(
+                "edgefeat is serving project {project} over gRPC on {scheme}://{addr} (Ctrl-C to stop)"
+            );
+            let _ = std::io::stdout().flush();
+            serve(listener, app, grpc_options, shutdown()).await?;
+        } else {
+            let mut app = routes::router(Arc::new(AppState::new(core.clone())));
+            if !args.no_access_log {
+                app = routes::with_access_log(app);
+            }
+            println!(
+                "edgefeat is serving project {project} on {scheme}://{addr} (Ctrl-C to stop)"
+            );
+            let grpc = match grpc_listener {
+                Some(grpc_listener) => {
+                    let grpc_addr = grpc_listener.local_addr()?;
+                    let grpc_app = crate::grpc::router(core.clone())?;
+                    println!(
+                        "edgefeat is serving project {project} over gRPC on {scheme}://{grpc_addr}"
+                    );
+                    Some(tokio::spawn(serve(
+                        grpc_listener,
+                        grpc_app,
+                        grpc_options,
+                        shutdown(),
+                    )))
+                }
+                None => None,
+            };
+            let _ = std::io::stdout().flush();
+            serve(listener, app, options, shutdown()).await?;
+            if let Some(grpc) = grpc {
+                grpc.await.context("the gRPC front failed")??;
+            }
+        }
         // stdout may be gone by now (a closed pipe): never fail on the way out.
         let _ = writeln!(std::io::stdout(), "edgefeat stopped");
         Ok(())

@@ -1,6 +1,7 @@
 //! The accept loop: hyper's HTTP/1.1 (and HTTP/2 over TLS, by ALPN) over our router, with
 //! header and handshake timeouts, a cap on concurrent connections, TCP_NODELAY, and a graceful
-//! shutdown that finishes requests in flight.
+//! shutdown that finishes requests in flight. The gRPC front is served by the same loop, with
+//! HTTP/2 only (prior knowledge in the clear, as gRPC clients speak it).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +36,9 @@ pub struct ServerOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Serve HTTP/2 only (gRPC): in the clear with prior knowledge, and over TLS whatever
+    /// ALPN agreed.
+    pub http2_only: bool,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets requests
@@ -80,6 +84,9 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             match acceptor {
+                None if options.http2_only => {
+                    serve_http2(TokioIo::new(stream), app, &options, watcher, peer).await;
+                }
                 None => serve_http1(TokioIo::new(stream), app, &options, watcher, peer).await,
                 Some(acceptor) => serve_tls(acceptor, stream, app, &options, watcher, peer).await,
             }
@@ -139,18 +146,30 @@ async fn serve_tls(
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let io = TokioIo::new(tls);
-    if h2 {
-        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .max_header_list_size(MAX_HEADER_BYTES as u32)
-            .keep_alive_interval(Some(options.keep_alive));
-        let conn = builder.serve_connection(io, TowerToHyperService::new(app));
-        if let Err(e) = watcher.watch(conn).await {
-            tracing::debug!("HTTP/2 connection from {peer}: {e}");
-        }
+    if h2 || options.http2_only {
+        serve_http2(io, app, options, watcher, peer).await;
     } else {
         serve_http1(io, app, options, watcher, peer).await;
+    }
+}
+
+async fn serve_http2<I>(
+    io: I,
+    app: Router,
+    options: &ServerOptions,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(Some(options.keep_alive));
+    let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!("HTTP/2 connection from {peer}: {e}");
     }
 }
 

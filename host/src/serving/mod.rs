@@ -1,6 +1,6 @@
 //! The serving core: requests in, responses out, with no knowledge of any transport.
 //! [`FeatureServer`] owns what every request is served from; a front (the HTTP one in
-//! `crate::http`, a gRPC one next) parses, calls it and renders.
+//! `crate::http`, the gRPC one in `crate::grpc`) parses, calls it and renders.
 
 mod access;
 pub mod coerce;
