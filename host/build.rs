@@ -82,6 +82,8 @@ fn compile_protos(manifest_dir: &Path, out_dir: &Path) {
         .build_client(true)
         .build_server(true)
         .build_transport(false)
+        // Requests that do not decode are INVALID_ARGUMENT, not tonic's INTERNAL.
+        .codec_path("crate::grpc::codec::FeastCodec")
         .extern_path(".feast.types.Value", "crate::proto::WireValue")
         .btree_map(".feast.serving")
         .btree_map(".PushRequest")

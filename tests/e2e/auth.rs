@@ -23,7 +23,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// A signing key and its public JWK.
-struct Key {
+pub(crate) struct Key {
     kid: String,
     alg: Algorithm,
     private: EncodingKey,
@@ -32,7 +32,7 @@ struct Key {
 
 impl Key {
     /// A fresh P-256 key (ES256), made by rcgen.
-    fn es256(kid: &str) -> Key {
+    pub(crate) fn es256(kid: &str) -> Key {
         let pair = rcgen::KeyPair::generate().unwrap();
         let point = pair.public_key_raw();
         assert_eq!(
@@ -65,7 +65,7 @@ impl Key {
         }
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         edgefeat::auth::crypto::install();
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
@@ -84,7 +84,7 @@ fn now() -> i64 {
 }
 
 /// Valid claims for a user with `roles` (Keycloak's client roles shape).
-fn claims(roles: &[&str]) -> Value {
+pub(crate) fn claims(roles: &[&str]) -> Value {
     json!({
         "iss": ISSUER, "aud": AUDIENCE, "sub": "0f1e", "preferred_username": "ann",
         "iat": now(), "exp": now() + 600,
@@ -180,15 +180,25 @@ fn jwks_file_config(repo: &Path, keys: &[&Key]) -> String {
     )
 }
 
+/// The secured demo, verifying tokens against `keys` written to `jwks.json` in the repo.
+pub(crate) fn secured_with_jwks_file(keys: &[&Key]) -> (tempfile::TempDir, std::path::PathBuf) {
+    const PLACEHOLDER: &str = "auth:\n    type: oidc\n    jwks_path: jwks.json\n";
+    let (tmp, repo) = secured_demo(PLACEHOLDER);
+    let auth = jwks_file_config(&repo, keys);
+    let yaml = std::fs::read_to_string(repo.join("feature_store.yaml")).unwrap();
+    std::fs::write(
+        repo.join("feature_store.yaml"),
+        yaml.replace(PLACEHOLDER, &auth),
+    )
+    .unwrap();
+    (tmp, repo)
+}
+
 #[test]
 fn tokens_are_verified_and_rejected_with_feast_bodies() {
     let key = Key::es256("k1");
     let rsa = Key::rs256("rsa1");
-    let (_tmp, repo) = secured_demo("auth:\n    type: oidc\n    jwks_path: jwks.json\n");
-    let auth = jwks_file_config(&repo, &[&key, &rsa]);
-    let yaml = std::fs::read_to_string(repo.join("feature_store.yaml")).unwrap();
-    let yaml = yaml.replace("auth:\n    type: oidc\n    jwks_path: jwks.json\n", &auth);
-    std::fs::write(repo.join("feature_store.yaml"), yaml).unwrap();
+    let (_tmp, repo) = secured_with_jwks_file(&[&key, &rsa]);
     let server = Server::start(&repo, &[]);
 
     // The right role: served, with ES256 and with RS256.
@@ -277,14 +287,7 @@ fn tokens_are_verified_and_rejected_with_feast_bodies() {
 #[test]
 fn permissions_decide_per_role_and_view() {
     let key = Key::es256("k1");
-    let (_tmp, repo) = secured_demo("auth:\n    type: oidc\n    jwks_path: jwks.json\n");
-    let auth = jwks_file_config(&repo, &[&key]);
-    let yaml = std::fs::read_to_string(repo.join("feature_store.yaml")).unwrap();
-    std::fs::write(
-        repo.join("feature_store.yaml"),
-        yaml.replace("auth:\n    type: oidc\n    jwks_path: jwks.json\n", &auth),
-    )
-    .unwrap();
+    let (_tmp, repo) = secured_with_jwks_file(&[&key]);
     let server = Server::start(&repo, &[]);
     let reader = key.sign(&claims(&["reader"]));
     let writer = key.sign(&claims(&["writer"]));

@@ -18,25 +18,10 @@ use edgefeat::types::Value;
 use prost::Message;
 use serde_json::{Value as Json, json};
 use tonic::Code;
-use tonic::transport::Channel;
 
+use crate::grpc_client::{call_raw, channel, runtime};
 use crate::http::Server;
 use crate::support::{clock, demo_repo, run};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn channel(addr: &str) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
 
 /// The demo, applied and materialized up to now, served over HTTP with gRPC beside it:
 /// (HTTP server, gRPC address).
@@ -275,7 +260,9 @@ fn errors_are_status_codes_with_feasts_messages() {
             .await
             .unwrap_err();
         assert_eq!(none.code(), Code::InvalidArgument, "{none:?}");
-        // Bytes that are not a Value: refused, and the server keeps serving.
+        // Bytes no well-behaved client sends: refused as the caller's mistake, and the server
+        // keeps serving. First a Value cut short inside an otherwise whole request...
+        let ch = channel(&grpc).await;
         let mut raw = features_request(
             &["driver_hourly_stats:conv_rate"],
             &[("driver_id", &[Value::Int64(1001)])],
@@ -284,8 +271,14 @@ fn errors_are_status_codes_with_feasts_messages() {
         raw.extend_from_slice(&[
             0x1a, 0x09, 0x0a, 0x01, b'x', 0x12, 0x04, 0x0a, 0x02, 0xa2, 0x02,
         ]);
-        let garbage = GetOnlineFeaturesRequest::decode(&raw[..]);
-        assert!(garbage.is_err(), "a truncated Value inside a map entry");
+        const METHOD: &str = "/feast.serving.ServingService/GetOnlineFeatures";
+        let torn_value = call_raw(&ch, METHOD, raw).await.unwrap_err();
+        assert_eq!(torn_value.code(), Code::InvalidArgument, "{torn_value:?}");
+        // ...then a message whose first field runs past its end.
+        let torn = call_raw(&ch, METHOD, vec![0x12, 0x44, 0x0a])
+            .await
+            .unwrap_err();
+        assert_eq!(torn.code(), Code::InvalidArgument, "{torn:?}");
         let ok = client
             .get_online_features(features_request(
                 &["driver_hourly_stats:conv_rate"],

@@ -15,13 +15,14 @@ use crate::serve::known_repo;
 use crate::support::run;
 
 /// A CA, and a server certificate it signed for localhost and 127.0.0.1.
-struct Pki {
-    ca: CertificateDer<'static>,
-    cert_pem: String,
-    key_pem: String,
+pub(crate) struct Pki {
+    pub(crate) ca: CertificateDer<'static>,
+    pub(crate) ca_pem: String,
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
 }
 
-fn pki(name: &str) -> Pki {
+pub(crate) fn pki(name: &str) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -34,12 +35,13 @@ fn pki(name: &str) -> Pki {
     let cert = params.signed_by(&key, &ca).unwrap();
     Pki {
         ca: ca.der().clone(),
+        ca_pem: ca.pem(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     }
 }
 
-fn install(dir: &Path, p: &Pki) {
+pub(crate) fn install(dir: &Path, p: &Pki) {
     // Replace by rename, as a deployment would.
     for (name, text) in [("cert.pem", &p.cert_pem), ("key.pem", &p.key_pem)] {
         let tmp = dir.join(format!(".{name}.tmp"));

@@ -7,6 +7,7 @@
 //! one implementation for both.
 
 pub mod auth;
+pub mod codec;
 pub mod convert;
 mod health;
 pub mod metrics;
