@@ -12,6 +12,7 @@ mod feast_repo;
 mod grpc;
 mod grpc_client;
 mod grpc_feast;
+mod grpc_python;
 mod grpc_secure;
 mod http;
 mod import;
