@@ -167,6 +167,16 @@ fn the_seed_request_answers_what_http_answers() {
             .into_inner();
         assert!(info.version.starts_with("edgefeat "), "{}", info.version);
     });
+    // The calls are counted beside the HTTP front's metrics, by method and status code.
+    let metrics = server.get("/metrics").text();
+    for method in [
+        "ServingService/GetOnlineFeatures",
+        "GrpcFeatureServer/GetOnlineFeatures",
+    ] {
+        let line = format!(r#"edgefeat_grpc_requests_total{{method="{method}",code="OK"}} 1"#);
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+    assert!(metrics.contains("edgefeat_grpc_request_duration_seconds"));
 }
 
 #[test]
@@ -279,6 +289,11 @@ fn errors_are_status_codes_with_feasts_messages() {
             .await
             .unwrap_err();
         assert_eq!(torn.code(), Code::InvalidArgument, "{torn:?}");
+        // ...and a message over the body limit (16 MiB), refused before it is read.
+        let huge = call_raw(&ch, METHOD, vec![0u8; (16 << 20) + 1])
+            .await
+            .unwrap_err();
+        assert_eq!(huge.code(), Code::OutOfRange, "{huge:?}");
         let ok = client
             .get_online_features(features_request(
                 &["driver_hourly_stats:conv_rate"],
