@@ -381,3 +381,35 @@ fn a_push_is_read_back_over_grpc_and_http() {
     );
     assert_eq!(http.json()["results"][1]["values"], json!([77]));
 }
+
+#[test]
+fn sigterm_drains_both_fronts_with_a_grpc_connection_open() {
+    let (_tmp, server, grpc) = served_demo();
+    // A runtime with a worker of its own: the client's connection task must keep running
+    // (answering the server's GOAWAY ping) while this thread waits for the server to exit.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // An HTTP/2 connection that stays open and idle after its call: the server must close it
+    // (GOAWAY) on the way out instead of waiting for the client to leave.
+    let ch = rt.block_on(channel(&grpc));
+    let req = features_request(
+        &["driver_hourly_stats:conv_rate"],
+        &[("driver_id", &[Value::Int64(1001)])],
+    );
+    rt.block_on(ServingServiceClient::new(ch.clone()).get_online_features(req.clone()))
+        .unwrap();
+    let pid = server.pid();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = server
+        .wait(std::time::Duration::from_secs(10))
+        .expect("the server stops with a gRPC connection open");
+    assert!(status.success(), "{status}");
+    let after = rt.block_on(ServingServiceClient::new(ch).get_online_features(req));
+    assert_eq!(after.unwrap_err().code(), Code::Unavailable);
+}
