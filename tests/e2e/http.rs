@@ -96,6 +96,17 @@ impl Server {
         self.request("GET", path, &[], b"")
     }
 
+    /// Sends `raw` as it is (request line, headers and body, however malformed) on a fresh
+    /// connection and reads the whole response.
+    pub fn raw(&self, raw: &[u8]) -> Response {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let _ = stream.write_all(raw);
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        parse_response(&out)
+    }
+
     /// Waits for `/health` to answer 200 again, by itself: nothing restarts the server.
     #[track_caller]
     pub fn wait_until_healthy(&self) {

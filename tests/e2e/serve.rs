@@ -319,6 +319,21 @@ fn errors_answer_with_feasts_statuses_and_bodies() {
     let r = server.request("POST", "/get-online-features", &[], &big);
     assert_eq!(r.status, 413, "{}", r.text());
     assert!(r.text().contains("limit"), "{}", r.text());
+    // The same without a length, in chunks: still 413, found while reading.
+    let mut chunked = b"POST /get-online-features HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..17 {
+        chunked.extend_from_slice(b"100000\r\n");
+        chunked.extend(std::iter::repeat_n(b' ', 1 << 20));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = server.raw(&chunked);
+    assert_eq!(r.status, 413, "{}", r.text());
+    // A broken chunked encoding is a malformed request, not a large one: 400.
+    let broken = b"POST /get-online-features HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"fe\r\nzz\r\n";
+    let r = server.raw(broken);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().starts_with(r#"{"detail":"Invalid request body"#), "{}", r.text());
     // The server is still fine.
     assert_eq!(server.get("/health").status, 200);
 }

@@ -73,9 +73,28 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
+        } else {
+            // A body that ended early or a broken chunked encoding: the request is malformed,
+            // not large (uvicorn answers these 400 too).
+            tracing::debug!("request body unreadable: {e}");
+            ApiError::detail(400, &format!("Invalid request body: {e}"))
+        }
+    })
+}
+
+/// Whether reading a body failed because it passed the limit, anywhere in the error's chain.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Runs `f` on the blocking pool (a write waits for an fsync, a search scans vectors): a task
