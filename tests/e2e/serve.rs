@@ -333,7 +333,11 @@ fn errors_answer_with_feasts_statuses_and_bodies() {
     let broken = b"POST /get-online-features HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"fe\r\nzz\r\n";
     let r = server.raw(broken);
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().starts_with(r#"{"detail":"Invalid request body"#), "{}", r.text());
+    assert!(
+        r.text().starts_with(r#"{"detail":"Invalid request body"#),
+        "{}",
+        r.text()
+    );
     // The server is still fine.
     assert_eq!(server.get("/health").status, 200);
 }
@@ -506,4 +510,29 @@ fn health_is_503_while_the_registry_cannot_be_read() {
     assert_eq!(r.status, 200, "{}", r.text());
     std::fs::write(&registry, good).unwrap();
     wait_for(200);
+}
+
+#[test]
+fn a_client_that_half_closes_after_its_request_gets_its_answer() {
+    use std::io::{Read, Write};
+    let (_tmp, repo) = known_repo();
+    let server = Server::start(&repo, &[]);
+    let body = r#"{"features":["stats:trips"],"entities":{"driver_id":[1001]}}"#;
+    let request = format!(
+        "POST /get-online-features HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    for i in 0..20 {
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 200"), "request {i}: {text:?}");
+        assert!(text.contains(r#""values":[10]"#), "request {i}: {text}");
+    }
 }

@@ -118,6 +118,10 @@ async fn serve_http1<I>(
         .timer(TokioTimer::new())
         .header_read_timeout(options.keep_alive)
         .max_buf_size(MAX_HEADER_BYTES)
+        // A client may send its request and shut its write side (`shutdown(SHUT_WR)`, as some
+        // clients and proxies do) while it waits: without this, hyper reads the EOF and drops
+        // the connection before the answer is written.
+        .half_close(true)
         .keep_alive(true);
     let conn = builder.serve_connection(io, TowerToHyperService::new(app));
     if let Err(e) = watcher.watch(conn).await {
