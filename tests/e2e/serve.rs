@@ -536,3 +536,42 @@ fn a_client_that_half_closes_after_its_request_gets_its_answer() {
         assert!(text.contains(r#""values":[10]"#), "request {i}: {text}");
     }
 }
+
+#[test]
+fn requests_cannot_grow_the_metrics_without_bound() {
+    let (_tmp, repo) = known_repo();
+    let server = Server::start(&repo, &[]);
+    // 300 failing requests, each naming a different number of unknown features: once they
+    // each made a latency series of their own.
+    for n in 1..=300 {
+        let refs: Vec<String> = (0..n).map(|i| format!("\"nope:f{i}\"")).collect();
+        let body = format!(
+            r#"{{"features":[{}],"entities":{{"driver_id":[1001]}}}}"#,
+            refs.join(",")
+        );
+        assert_eq!(server.post_json("/get-online-features", &body).status, 404);
+    }
+    let ok = server.post_json(
+        "/get-online-features",
+        r#"{"features":["stats:trips"],"entities":{"driver_id":[1001]}}"#,
+    );
+    assert_eq!(ok.status, 200);
+    let metrics = server.get("/metrics").text();
+    let series: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("feast_feature_server_request_latency_seconds_count"))
+        .collect();
+    assert_eq!(series.len(), 2, "{series:#?}");
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"feature_count="1""#) && l.ends_with(" 1")),
+        "{series:#?}"
+    );
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"feature_count="unknown""#) && l.ends_with(" 300")),
+        "{series:#?}"
+    );
+}

@@ -97,12 +97,50 @@ impl Drop for RequestTimer {
         let status = if self.ok { "success" } else { "error" };
         metrics::counter!("feast_feature_server_request_total", "endpoint" => self.endpoint, "status" => status)
             .increment(1);
+        // A failed request's counts come from whatever its sender wrote (unknown names,
+        // anyone's, before or without a valid token): they label nothing, or a client could
+        // create a series per request.
+        let (features, views) = if self.ok {
+            (count_label(self.features), count_label(self.views))
+        } else {
+            ("unknown", "unknown")
+        };
         metrics::histogram!(
             "feast_feature_server_request_latency_seconds",
             "endpoint" => self.endpoint,
-            "feature_count" => self.features.to_string(),
-            "feature_view_count" => self.views.to_string()
+            "feature_count" => features,
+            "feature_view_count" => views
         )
         .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A count as a label value: exact up to 10, as Feast writes it, then in ranges, so that the
+/// number of series stays bounded (16 values) whatever requests ask for.
+fn count_label(n: usize) -> &'static str {
+    const EXACT: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    match n {
+        0..=10 => EXACT[n],
+        11..=20 => "11-20",
+        21..=50 => "21-50",
+        51..=100 => "51-100",
+        101..=1000 => "101-1000",
+        _ => "1001+",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_label;
+
+    #[test]
+    fn counts_label_exactly_then_by_range() {
+        assert_eq!(count_label(3), "3");
+        assert_eq!(count_label(10), "10");
+        assert_eq!(count_label(11), "11-20");
+        assert_eq!(count_label(100), "51-100");
+        assert_eq!(count_label(7260), "1001+");
+        let labels: std::collections::BTreeSet<_> = (0..100_000).map(count_label).collect();
+        assert_eq!(labels.len(), 16);
     }
 }
