@@ -575,3 +575,39 @@ fn requests_cannot_grow_the_metrics_without_bound() {
         "{series:#?}"
     );
 }
+
+#[test]
+fn entity_rows_per_request_are_capped() {
+    let (_tmp, repo) = known_repo();
+    let read = |server: &Server, n: usize| {
+        let ids: Vec<String> = (0..n).map(|i| (1001 + i).to_string()).collect();
+        server.post_json(
+            "/get-online-features",
+            &format!(
+                r#"{{"features":["stats:trips"],"entities":{{"driver_id":[{}]}}}}"#,
+                ids.join(",")
+            ),
+        )
+    };
+    // The default: 10,000 rows.
+    let server = Server::start(&repo, &[]);
+    assert_eq!(read(&server, 10_000).status, 200);
+    let r = read(&server, 10_001);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["detail"],
+        "The request asks for 10001 entity rows; at most 10000 are served per request (feature_server.max_entity_rows): split it into smaller requests"
+    );
+    drop(server);
+    // Configured.
+    let yaml = repo.join("feature_store.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        format!("{text}\nfeature_server:\n  max_entity_rows: 5\n"),
+    )
+    .unwrap();
+    let server = Server::start(&repo, &[]);
+    assert_eq!(read(&server, 5).status, 200);
+    assert_eq!(read(&server, 6).status, 400);
+}

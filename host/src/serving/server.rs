@@ -58,6 +58,8 @@ pub struct FeatureServer {
     /// Bounds the reads running plugins (or waiting on a blocking store) at once, on the
     /// blocking pool, for every front together: four per core.
     pub(crate) plugin_permits: Arc<tokio::sync::Semaphore>,
+    /// The most entity rows one read may ask for (`feature_server.max_entity_rows`).
+    pub(crate) max_entity_rows: usize,
 }
 
 /// An empty registry of the configured project: what a server without a registry file serves
@@ -110,6 +112,7 @@ impl FeatureServer {
         let registry = load_registry(&config.registry_path, &config.project)?
             .unwrap_or_else(|| empty_registry(&config));
         let options = serving_options(&config);
+        let max_entity_rows = super::dispatch::max_entity_rows(&config);
         let plugins = match PluginEngine::new(config.plugins.limits) {
             Ok(engine) => Some(Arc::new(crate::plugins::transform_host(engine, &config))),
             // Plugins without deadlines are worse than no server: fail the start.
@@ -138,6 +141,7 @@ impl FeatureServer {
             plugin_permits: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
             )),
+            max_entity_rows,
         })
     }
 
