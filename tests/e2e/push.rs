@@ -332,3 +332,27 @@ fn a_crash_mid_write_leaves_no_part_that_materialize_reads() {
     let r = r.success();
     assert!(r.stdout.contains("1807 rows read"), "{}", r.stdout);
 }
+
+#[test]
+fn the_server_removes_temp_files_a_killed_push_left_and_keeps_fresh_ones() {
+    let (_tmp, repo) = pushed_demo();
+    let parts = repo.join("data/driver_stats.parquet.parts");
+    std::fs::create_dir_all(&parts).unwrap();
+    let stale = parts.join(".part-20991231T000000.000000Z-dead.parquet.x1.tmp");
+    let fresh = parts.join(".part-20991231T000000.000000Z-live.parquet.x2.tmp");
+    for path in [&stale, &fresh] {
+        std::fs::write(path, b"PAR1 half a file").unwrap();
+    }
+    // Left by a writer killed an hour ago; the other one could be a write in progress.
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let server = Server::start(&repo, &[]);
+    assert_eq!(server.get("/health").status, 200);
+    assert!(!stale.exists(), "the stale temp file is removed at start");
+    assert!(fresh.exists(), "a fresh temp file is left alone");
+}

@@ -192,6 +192,11 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_checks() {
     for f in ["Cargo.toml", "src/lib.rs", "wit/plugin.wit", "README.md"] {
         assert!(krate.join(f).is_file(), "{f}");
     }
+    // The template's own format strings survive the scaffolding: its errors name the column,
+    // not the plugin.
+    let lib = std::fs::read_to_string(krate.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("format!(\"no column `{wanted}`\")"), "{lib}");
+    assert!(!lib.contains("no column `my_transform`"), "{lib}");
     // Built like a user would, into a target dir kept between test runs.
     let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target");
     let status = std::process::Command::new("cargo")

@@ -97,6 +97,8 @@ fn new(cwd: &Path, name: &str, lang: Lang) -> Result<()> {
     }
     let krate = name.replace('_', "-");
     let file = name.replace('-', "_");
+    // The templates' placeholders are plain `{crate}`, `{name}` and `{file}`: code in a
+    // template must not use those names inside its own format strings, or they are filled too.
     let fill = |t: &str| {
         t.replace("{crate}", &krate)
             .replace("{name}", name)

@@ -109,6 +109,7 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
     // Plugins load before the port opens, so the first request finds them.
     core.start_plugins();
     core.warm_up_vectors();
+    core.remove_offline_leftovers();
     let _plugin_watcher = core
         .plugins
         .as_ref()

@@ -102,3 +102,37 @@ fn suffix() -> u32 {
     // Truncation is the point: 8 hex digits.
     h.finish() as u32
 }
+
+/// How old a temp file must be before [`remove_stale_temp_files`] takes it for a leftover: a
+/// part is written and renamed in milliseconds, so one this old belongs to a writer that died.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the temp files (`.<name>.<random>.tmp`, see `fsio::write_atomic`) that a writer
+/// killed mid-write left in a parts directory, when older than `older_than`; returns how many.
+/// Readers already skip them; this only gives the space back. A missing directory has none.
+pub fn remove_stale_temp_files(dir: &Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
+    removed
+}

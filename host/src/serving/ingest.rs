@@ -151,3 +151,27 @@ impl FeatureServer {
         .map(|_| ())
     }
 }
+
+impl FeatureServer {
+    /// Removes what offline pushes killed mid-write left in the parts directories of the
+    /// registry's file sources (temp files older than a minute), logging how many: called once
+    /// at start.
+    pub fn remove_offline_leftovers(&self) {
+        let snapshot = self.snapshot();
+        for source in snapshot.registry.data_sources.values() {
+            if let SourceKind::File { path, .. } = &source.spec.kind {
+                let dir = crate::offline::push::parts_dir(&self.config.repo_path.join(path));
+                let n = crate::offline::parts::remove_stale_temp_files(
+                    &dir,
+                    crate::offline::parts::STALE_TEMP_AGE,
+                );
+                if n > 0 {
+                    tracing::info!(
+                        "removed {n} temp file(s) an interrupted offline push left in {}",
+                        dir.display()
+                    );
+                }
+            }
+        }
+    }
+}
