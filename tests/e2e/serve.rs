@@ -611,3 +611,12 @@ fn entity_rows_per_request_are_capped() {
     assert_eq!(read(&server, 5).status, 200);
     assert_eq!(read(&server, 6).status, 400);
 }
+
+#[test]
+fn health_is_503_until_there_is_a_registry() {
+    let (_tmp, repo) = demo_repo();
+    let server = Server::start(&repo, &["-r", "0"]);
+    assert_eq!(server.get("/health").status, 503, "no registry yet");
+    run(&repo, &["apply"]).success();
+    server.wait_until_healthy();
+}

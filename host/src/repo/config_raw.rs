@@ -241,6 +241,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             // edgefeat's own
             "enforce_ttl",
             "max_request_body_bytes",
+            "max_entity_rows",
         ],
     ),
 ];

@@ -248,6 +248,14 @@ impl FeatureServer {
         {
             return Some(e);
         }
+        // Served as an empty registry meanwhile (every read a 404): not ready, whatever the
+        // store says, so a balancer does not send it traffic.
+        if !self.config.registry_path.exists() {
+            return Some(format!(
+                "no registry at {}: nothing to serve until `edgefeat apply` writes one",
+                self.config.registry_path.display()
+            ));
+        }
         let table = crate::online::Table {
             project: &self.config.project,
             view: "",
