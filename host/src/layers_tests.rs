@@ -75,8 +75,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
     &["plugins", "repo::config"],
     // The generic sandbox knows the host-kv capability: kv moves out of plugins::engine.
     &["plugins::adapter", "plugins::engine", "plugins::transform"],
-    // Two halves of one pipeline sharing ViewRead/KeyColumn: they move to serving/plan.rs.
-    &["serving::online", "serving::transform"],
 ];
 
 fn src() -> PathBuf {

@@ -1,5 +1,6 @@
 //! The serde shapes `feature_store.yaml` is read into before [`super::config::RepoConfig`] is
-//! built from them, and the keys known per section for the unknown-key warnings.
+//! built from them, the keys known per section for the unknown-key warnings, and sizes as
+//! they are written (`512MiB`), which more than one section takes.
 
 use std::collections::BTreeMap;
 
@@ -117,6 +118,29 @@ impl RawScalar {
 pub(super) enum RawSize {
     Bytes(u64),
     Text(String),
+}
+
+/// Reads a size such as `512MiB`, `10GiB`, `1GB` or a number of bytes.
+pub(super) fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().map_err(|_| {
+        format!("`{text}` is not a size; write e.g. `10GiB`, `512MiB` or a number of bytes")
+    })?;
+    let scale: u64 = match t[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1 << 10,
+        "MiB" | "M" | "MB" => 1 << 20,
+        "GiB" | "G" | "GB" => 1 << 30,
+        "TiB" | "T" | "TB" => 1 << 40,
+        unit => {
+            return Err(format!(
+                "unknown size unit `{unit}` in `{text}`; use KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[derive(Deserialize)]

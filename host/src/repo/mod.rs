@@ -3,6 +3,7 @@
 
 pub mod config;
 mod config_env;
+mod config_online;
 mod config_raw;
 pub mod definitions;
 pub mod diagnostics;

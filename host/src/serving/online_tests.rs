@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::online::{Durability, InfraChange, ReadRow, WriteFeature, WriteRow, WriteStats};
+use crate::serving::plan::ServingOptions;
 
 /// Features of dtype Int64 (the in-memory store ignores the dtype).
 fn int64s<'a>(names: &[&'a str]) -> Vec<WriteFeature<'a>> {
@@ -16,7 +17,7 @@ fn int64s<'a>(names: &[&'a str]) -> Vec<WriteFeature<'a>> {
         })
         .collect()
 }
-use crate::registry::{Definitions, Entity, Field, Projection, diff_and_merge};
+use crate::registry::{Definitions, Entity, FeatureView, Field, Projection, diff_and_merge};
 use crate::registry::{FeatureService, Project};
 
 /// A stored row: event time and named values.

@@ -5,29 +5,10 @@
 
 use crate::online::ReadRow;
 use crate::plugins::{HostColumn, PluginHost, to_plugin_value_checked};
-use crate::registry::Field;
 use crate::serving::ServingError;
 use crate::serving::coerce::{coerce_entity_value, python_str_list};
-use crate::serving::online::{KeyColumn, ViewRead};
+use crate::serving::plan::{KeyColumn, Step, ViewRead};
 use crate::types::Value;
-
-/// One on-demand transform of a plan.
-#[derive(Debug)]
-pub(crate) struct Step {
-    /// The on-demand feature view.
-    pub(crate) odfv: String,
-    /// The plugin bound to it.
-    pub(crate) plugin: String,
-    /// Its source views, as indexes into the plan's views, in source order.
-    pub(crate) sources: Vec<usize>,
-    /// The fields of its request sources.
-    pub(crate) request: Vec<Field>,
-    /// Its declared features: every output of the step, in this order.
-    pub(crate) outputs: Vec<Field>,
-    /// The Python function a Feast registry defines it with (`mode`, name), which the
-    /// plugin stands in for: named in the error when the plugin is missing.
-    pub(crate) python_udf: Option<(String, String)>,
-}
 
 /// Feast checks request data before reading anything: a missing field is a 404.
 pub(crate) fn check_request_data(

@@ -1,6 +1,9 @@
 use proptest::prelude::*;
 
+use super::schema::{ENTRY_VALUE, MAP, VAL};
+use super::wire::put_len_field;
 use super::*;
+use crate::types::{DType, Value};
 
 fn hex(text: &str) -> Vec<u8> {
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
