@@ -74,11 +74,7 @@ pub fn online_response(resp: OnlineResponse) -> Result<GetOnlineFeaturesResponse
         .columns
         .into_iter()
         .map(|column| {
-            let values = column
-                .values
-                .iter()
-                .map(WireValue::encode)
-                .collect::<Result<Vec<_>, _>>()
+            let values = WireValue::encode_all(&column.values)
                 .map_err(|e| Status::internal(e.to_string()))?;
             Ok(FeatureVector {
                 values,

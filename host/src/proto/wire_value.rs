@@ -5,9 +5,11 @@
 //! them is [`WireValue::value`], with the same hand-written codec the online stores use
 //! (`types::value_proto`), so there is one reading of Feast's Value format and its limits
 //! (nesting depth, unsupported kinds named) hold on every path. Encoding a response writes
-//! bytes made once by [`WireValue::encode`].
+//! bytes made once by [`WireValue::encode`], or for a whole column by
+//! [`WireValue::encode_all`] into one buffer that the column's values share: a response of
+//! 300 values then costs a few allocations, not 300.
 
-use prost::bytes::{Buf, BufMut};
+use prost::bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{DecodeContext, WireType};
 
 use crate::types::value_proto::{ValueProtoError, decode_value, encode_untyped_value};
@@ -16,7 +18,7 @@ use crate::types::{DType, Value};
 /// One `feast.types.Value` message, as bytes (empty: a null).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WireValue {
-    bytes: Vec<u8>,
+    bytes: Bytes,
 }
 
 impl WireValue {
@@ -26,14 +28,40 @@ impl WireValue {
     pub fn encode(value: &Value) -> Result<WireValue, ValueProtoError> {
         let mut bytes = Vec::new();
         encode_untyped_value(value, &mut bytes)?;
-        Ok(WireValue { bytes })
+        Ok(WireValue {
+            bytes: Bytes::from(bytes),
+        })
+    }
+
+    /// The messages for `values`, as [`WireValue::encode`] makes them, written into one
+    /// buffer that the returned values share.
+    pub fn encode_all(values: &[Value]) -> Result<Vec<WireValue>, ValueProtoError> {
+        let mut arena = Vec::with_capacity(values.len() * 8);
+        let mut ends = Vec::with_capacity(values.len());
+        for value in values {
+            encode_untyped_value(value, &mut arena)?;
+            ends.push(arena.len());
+        }
+        let arena = Bytes::from(arena);
+        let mut start = 0;
+        // (One shared header for the whole column, made on the first slice.)
+        Ok(ends
+            .into_iter()
+            .map(|end| {
+                let bytes = arena.slice(start..end);
+                start = end;
+                WireValue { bytes }
+            })
+            .collect())
     }
 
     /// The message for `value` written as a feature of type `dtype`.
     pub fn encode_as(value: &Value, dtype: &DType) -> Result<WireValue, ValueProtoError> {
         let mut bytes = Vec::new();
         crate::types::value_proto::encode_value(value, dtype, &mut bytes)?;
-        Ok(WireValue { bytes })
+        Ok(WireValue {
+            bytes: Bytes::from(bytes),
+        })
     }
 
     /// The value the message holds.
@@ -59,39 +87,65 @@ impl prost::Message for WireValue {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), prost::DecodeError> {
-        use prost::encoding::{bytes, encode_key, encode_varint, fixed32, fixed64};
+        use prost::encoding::{encode_key, encode_varint, fixed32, fixed64};
         // Each field is copied as it came (key, then payload); which fields a Value may have,
-        // and what they mean, is the codec's to judge when the value is read.
-        match wire_type {
-            WireType::Varint => {
-                let v = prost::encoding::decode_varint(buf)?;
-                encode_key(tag, wire_type, &mut self.bytes);
-                encode_varint(v, &mut self.bytes);
-            }
-            WireType::SixtyFourBit => {
-                let mut v = 0u64;
-                fixed64::merge(wire_type, &mut v, buf, ctx)?;
-                encode_key(tag, wire_type, &mut self.bytes);
-                self.bytes.extend_from_slice(&v.to_le_bytes());
-            }
-            WireType::ThirtyTwoBit => {
-                let mut v = 0u32;
-                fixed32::merge(wire_type, &mut v, buf, ctx)?;
-                encode_key(tag, wire_type, &mut self.bytes);
-                self.bytes.extend_from_slice(&v.to_le_bytes());
+        // and what they mean, is the codec's to judge when the value is read. A Value has one
+        // field (its oneof): a scalar one is framed on the stack and copied once, so decoding
+        // a request costs one allocation per value.
+        // A key (up to 5 bytes) and a varint (up to 10) or a fixed64 fit.
+        const SMALL: usize = 24;
+        let mut small = [0u8; SMALL];
+        let mut large = Vec::new();
+        let field: &[u8] = match wire_type {
+            WireType::Varint | WireType::SixtyFourBit | WireType::ThirtyTwoBit => {
+                let mut out: &mut [u8] = &mut small;
+                encode_key(tag, wire_type, &mut out);
+                match wire_type {
+                    WireType::Varint => {
+                        encode_varint(prost::encoding::decode_varint(buf)?, &mut out)
+                    }
+                    WireType::SixtyFourBit => {
+                        let mut v = 0u64;
+                        fixed64::merge(wire_type, &mut v, buf, ctx)?;
+                        out.put_slice(&v.to_le_bytes());
+                    }
+                    _ => {
+                        let mut v = 0u32;
+                        fixed32::merge(wire_type, &mut v, buf, ctx)?;
+                        out.put_slice(&v.to_le_bytes());
+                    }
+                }
+                let used = SMALL - out.len();
+                &small[..used]
             }
             WireType::LengthDelimited => {
-                let mut payload: Vec<u8> = Vec::new();
-                bytes::merge(wire_type, &mut payload, buf, ctx)?;
-                encode_key(tag, wire_type, &mut self.bytes);
-                encode_varint(payload.len() as u64, &mut self.bytes);
-                self.bytes.extend_from_slice(&payload);
+                // Into `Bytes`: no copy when the request buffer is `Bytes` already.
+                let mut payload = Bytes::new();
+                prost::encoding::bytes::merge(wire_type, &mut payload, buf, ctx)?;
+                large.reserve_exact(payload.len() + 15);
+                encode_key(tag, wire_type, &mut large);
+                encode_varint(payload.len() as u64, &mut large);
+                large.extend_from_slice(&payload);
+                if self.bytes.is_empty() && large.len() == large.capacity() {
+                    self.bytes = Bytes::from(large);
+                    return Ok(());
+                }
+                &large
             }
             // Groups are not part of proto3; skipped like any unknown field.
             WireType::StartGroup | WireType::EndGroup => {
                 prost::encoding::skip_field(wire_type, tag, buf, ctx)?;
+                return Ok(());
             }
-        }
+        };
+        self.bytes = if self.bytes.is_empty() {
+            Bytes::copy_from_slice(field)
+        } else {
+            let mut all = Vec::with_capacity(self.bytes.len() + field.len());
+            all.extend_from_slice(&self.bytes);
+            all.extend_from_slice(field);
+            Bytes::from(all)
+        };
         Ok(())
     }
 
@@ -100,7 +154,7 @@ impl prost::Message for WireValue {
     }
 
     fn clear(&mut self) {
-        self.bytes.clear();
+        self.bytes = Bytes::new();
     }
 }
 
