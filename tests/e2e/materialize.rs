@@ -645,3 +645,91 @@ pub fn newest_demo_values(repo: &Path) -> BTreeMap<i64, (f32, i64)> {
         .map(|(id, e)| (id, (e.conv_rate, e.trips)))
         .collect()
 }
+
+/// Runs the binary with `args` in `repo`, killing it if it is still running after 60 s (a
+/// serve that did not refuse its store would never exit).
+fn run_to_exit(repo: &Path, args: &[&str]) -> crate::support::Run {
+    let mut child = crate::support::edgefeat(repo)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("edgefeat {args:?} is still running after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+        panic!(
+            "edgefeat {args:?} was killed by signal {signal}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    crate::support::finish(out)
+}
+
+#[test]
+fn a_truncated_lmdb_store_is_refused_with_what_to_do_and_teardown_removes_it() {
+    let (_tmp, repo) = demo_repo();
+    let now = crate::support::clock::now().to_rfc3339();
+    run(&repo, &["apply"]).success();
+    run(&repo, &["materialize-incremental", &now]).success();
+    let store = repo.join("data/online_store.lmdb");
+    let data = store.join("data.mdb");
+    let len = std::fs::metadata(&data).unwrap().len();
+    // `truncate -s $(( $(stat -c%s data.mdb)/2 )) data.mdb`, as in issue #21.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&data)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+
+    let refusal = format!(
+        "error: the LMDB online store at {} is damaged: data.mdb is {} bytes, but page ",
+        store.display(),
+        len / 2
+    );
+    let advice = "the file has been cut short. Restore it from a backup, or run `edgefeat teardown` (it removes the store and the registry), then `edgefeat apply` and materialize again\n";
+    for args in [
+        &["serve", "--port", "0", "--no-access-log"][..],
+        &["materialize-incremental", &now],
+    ] {
+        let r = run_to_exit(&repo, args).failure();
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&refusal) && r.stderr.ends_with(advice),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().len(),
+        len / 2,
+        "untouched"
+    );
+
+    let r = run_to_exit(&repo, &["teardown"]).success();
+    assert!(
+        r.stdout.contains(&format!(
+            "Removed damaged lmdb online store {}\n",
+            store.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!store.exists());
+
+    run(&repo, &["apply"]).success();
+    run(&repo, &["materialize-incremental", &now]).success();
+    let table = Table {
+        project: "demo",
+        view: "driver_hourly_stats",
+    };
+    assert_eq!(open_store(&repo).count(table).unwrap(), 5);
+}

@@ -303,3 +303,79 @@ fn a_new_plugin_version_is_served_without_a_restart_and_a_broken_one_is_not() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The `.cwasm` files of the repo's compiled-plugin cache.
+fn cached_plugins(repo: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo.join("data/plugin-cache"))
+        .expect("the plugin cache exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_damaged_plugin_cache_is_compiled_again_instead_of_crashing_the_server() {
+    let (_tmp, repo) = demo_with(demo_plugin());
+    let conv = f64::from(crate::materialize::newest_demo_values(&repo)[&1001].0);
+    let served = |server: &Server| {
+        let got = values(&transform(server, TRANSFORM_2_ROWS), "conv_rate_plus_val1");
+        assert_eq!(got, [J::from(conv + 1000.0), J::Null]);
+    };
+    // A first run fills the cache (apply compiled the plugin; this start loads it from there).
+    served(&Server::start(&repo, &[]));
+    let cached = cached_plugins(&repo);
+    assert!(!cached.is_empty(), "apply and serve cached nothing");
+
+    // The middle half of each file, which is mostly machine code (.text), inverted: loaded as
+    // it is, it crashes the server with SIGSEGV while the plugin describes itself.
+    let damaged: Vec<Vec<u8>> = cached
+        .iter()
+        .map(|path| {
+            let mut bytes = std::fs::read(path).unwrap();
+            let n = bytes.len();
+            bytes[n / 4..3 * n / 4].iter_mut().for_each(|b| *b ^= 0xff);
+            bytes
+        })
+        .collect();
+    for (path, bytes) in cached.iter().zip(&damaged) {
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    let server = Server::start(&repo, &[]);
+    served(&server);
+    assert_eq!(plugin_status(&server)["last_error"], J::Null);
+    assert_eq!(
+        cached_plugins(&repo),
+        cached,
+        "the entries keep their names"
+    );
+    // Compiling again need not give the same bytes: each entry is checked, not compared.
+    for (path, bytes) in cached.iter().zip(&damaged) {
+        let now = std::fs::read(path).unwrap();
+        assert!(&now != bytes, "{} was not rewritten", path.display());
+        assert!(is_sealed(path, &now), "{} is not sealed", path.display());
+    }
+}
+
+/// Whether `bytes` are a cache entry as docs/plugins.md describes it: `edgefeat-cwasm1` and a
+/// newline, the SHA-256 of the key's length (u64 LE), the key (the file name without
+/// `.cwasm`) and the artifact, then the artifact.
+fn is_sealed(path: &Path, bytes: &[u8]) -> bool {
+    let key = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let Some(rest) = bytes.strip_prefix(b"edgefeat-cwasm1\n") else {
+        return false;
+    };
+    let Some((digest, artifact)) = rest.split_at_checked(32) else {
+        return false;
+    };
+    let mut h = Sha256::new();
+    h.update((key.len() as u64).to_le_bytes());
+    h.update(key.as_bytes());
+    h.update(artifact);
+    h.finalize().as_slice() == digest
+}

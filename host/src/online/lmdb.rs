@@ -118,11 +118,47 @@ fn page_align(n: u64) -> usize {
     usize::try_from(n.max(1).div_ceil(MAP_ALIGN) * MAP_ALIGN).unwrap_or(usize::MAX)
 }
 
+/// An LMDB online store that is refused at open because LMDB would crash on it (see
+/// `online::lmdb_file`): `teardown` removes it, as the message advises.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the LMDB online store at {} is damaged: {reason}. Restore it from a backup, or run `edgefeat teardown` (it removes the store and the registry), then `edgefeat apply` and materialize again",
+    .dir.display()
+)]
+pub struct DamagedStore {
+    /// The environment directory.
+    pub dir: PathBuf,
+    /// What is wrong with its data file.
+    pub reason: String,
+}
+
+impl DamagedStore {
+    /// Removes the store's directory without opening it: its pages cannot be cleared first
+    /// (as a sound store's are), because reading them is what crashes.
+    pub fn remove(&self) -> Result<InfraChange> {
+        std::fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("cannot remove {}", self.dir.display()))?;
+        Ok(InfraChange(format!(
+            "Removed damaged lmdb online store {}",
+            self.dir.display()
+        )))
+    }
+}
+
 impl LmdbStore {
-    /// Opens (creating if needed) the environment at `config.path`.
+    /// Opens (creating if needed) the environment at `config.path`; refuses with a
+    /// [`DamagedStore`] a data file that LMDB would crash on.
     pub fn open(config: &LmdbConfig) -> Result<LmdbStore> {
         std::fs::create_dir_all(&config.path)
             .with_context(|| format!("cannot create {}", config.path.display()))?;
+        // Before heed maps the file: a page missing from it is a SIGBUS, not an error.
+        if let Some(reason) = super::lmdb_file::check(&config.path)? {
+            return Err(DamagedStore {
+                dir: config.path.clone(),
+                reason,
+            }
+            .into());
+        }
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(page_align(config.map_size))

@@ -219,6 +219,45 @@ fn teardown_removes_the_files() {
 }
 
 #[test]
+fn a_truncated_store_is_refused_with_what_to_do_and_its_error_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), WritePolicy::NewerWins, 1 << 20);
+    let store = LmdbStore::open(&cfg).unwrap();
+    let rows: Vec<WriteRow> = (0..2000).map(|i| row(i, 10, 0, 1.0)).collect();
+    store.write(T, &NAMES, &rows, Durability::Sync).unwrap();
+    drop(store);
+    let half = crate::online::lmdb_file::cut_in_half(&cfg.path);
+
+    let Err(e) = LmdbStore::open(&cfg) else {
+        panic!("a store cut in half opened");
+    };
+    let message = e.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "the LMDB online store at {} is damaged: data.mdb is {} bytes, but page ",
+            cfg.path.display(),
+            half
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("the file has been cut short. Restore it from a backup, or run `edgefeat teardown` (it removes the store and the registry), then `edgefeat apply` and materialize again"),
+        "{message}"
+    );
+    let damaged = e.downcast_ref::<DamagedStore>().expect("a DamagedStore");
+    assert_eq!(
+        damaged.remove().unwrap(),
+        InfraChange(format!(
+            "Removed damaged lmdb online store {}",
+            cfg.path.display()
+        ))
+    );
+    assert!(!cfg.path.exists());
+    let store = LmdbStore::open(&cfg).unwrap();
+    assert_eq!(store.count(T).unwrap(), 0);
+}
+
+#[test]
 fn concurrent_synced_writes_are_group_committed_and_none_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(

@@ -11,13 +11,14 @@
 mod changes;
 pub mod kv;
 mod lmdb;
+mod lmdb_file;
 mod plugin;
 mod redis;
 pub mod redis_layout;
 mod sqlite;
 
 pub use changes::{RowVisitor, Scan, TableVersion};
-pub use lmdb::LmdbStore;
+pub use lmdb::{DamagedStore, LmdbStore};
 pub use plugin::{PluginStore, StoreUnavailable};
 pub use redis::RedisStore;
 pub use sqlite::SqliteStore;

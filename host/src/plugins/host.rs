@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
+use crate::plugins::cache;
 use crate::plugins::columns::{HostColumn, PluginInfo};
 use crate::plugins::engine::PluginEngine;
 use crate::plugins::transform::{CallError, TransformPlugin};
@@ -318,24 +319,38 @@ impl PluginHost {
                 false,
             ));
         };
-        let cached = dir.join(format!("{hash}-{}.cwasm", self.engine.compat_key()));
-        if cached.exists() {
-            // SAFETY: the file is one this host wrote into its own cache directory, under a
-            // name that binds it to the source's hash and to this engine's compatibility key;
-            // wasmtime still checks the header and refuses a mismatch.
-            match unsafe { Component::deserialize_file(engine, &cached) } {
+        let key = format!("{hash}-{}", self.engine.compat_key());
+        let cached = dir.join(format!("{key}.cwasm"));
+        match cache::read(&cached, &key) {
+            // SAFETY: wasmtime runs deserialized machine code as it finds it, so it must be
+            // code this engine compiled: these are the bytes this host sealed when it wrote
+            // the file (under a name binding them to the source's hash and the engine's
+            // compatibility key), checked against their SHA-256 just now. They are checked
+            // and loaded from the same buffer, so nothing can change in between (a mapped
+            // file could); wasmtime still checks its own header and refuses a mismatch.
+            Ok(Some(artifact)) => match unsafe { Component::deserialize(engine, &artifact) } {
                 Ok(c) => return Ok((c, true)),
                 Err(e) => tracing::warn!("ignoring cached {}: {e}", cached.display()),
+            },
+            Ok(None) => {}
+            Err(why) => {
+                // Dropped before compiling, so that if the new file cannot be written either
+                // the next start compiles without tripping over this one again.
+                tracing::warn!(
+                    "discarding cached {}: {why}; compiling the plugin again",
+                    cached.display()
+                );
+                if let Err(e) = std::fs::remove_file(&cached)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!("cannot remove {}: {e}", cached.display());
+                }
             }
         }
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| format!("{e:#}"))?;
-        if let Err(e) = crate::fsio::write_atomic(&cached, |f| {
-            use std::io::Write;
-            f.write_all(&compiled)?;
-            Ok(())
-        }) {
+        if let Err(e) = cache::write(&cached, &key, &compiled) {
             tracing::warn!("cannot cache compiled plugin: {e:#}");
         }
         // SAFETY: `compiled` was produced by this engine a moment ago.

@@ -307,26 +307,68 @@ fn a_failed_reload_keeps_the_old_version_and_a_removed_file_unloads() {
     assert_fixture_output(&next.transform(1, &rows(1)).unwrap(), 1);
 }
 
+/// Loads `t.wasm` of `dir` through a new host (as a restart would) with the cache `cache`.
+fn load_cached(dir: &Path, cache: &Path) -> std::sync::Arc<super::LoadedPlugin> {
+    let host = PluginHost::new(engine(), dir.to_path_buf(), Some(cache.to_path_buf()));
+    assert_eq!(host.rescan(), 1, "{:?}", host.statuses());
+    host.get("t").expect("loaded")
+}
+
 #[test]
 fn compiled_fixtures_are_cached_and_reused() {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     deploy(dir.path(), "t.wasm", &wasm(Behaviour::Ok));
-    let load = || {
-        let host = PluginHost::new(
-            engine(),
-            dir.path().to_path_buf(),
-            Some(cache.path().to_path_buf()),
-        );
-        assert_eq!(host.rescan(), 1);
-        host.get("t").expect("loaded")
-    };
+    let load = || load_cached(dir.path(), cache.path());
     let first = load();
     assert!(!first.from_cache);
     let second = load();
     assert!(second.from_cache);
     assert_eq!(second.hash, first.hash);
     assert_fixture_output(&second.transform(2, &rows(2)).unwrap(), 2);
+}
+
+#[test]
+fn a_damaged_or_unsealed_cache_entry_is_compiled_again_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    deploy(dir.path(), "t.wasm", &wasm(Behaviour::Ok));
+    let load = || load_cached(dir.path(), cache.path());
+    assert!(!load().from_cache);
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let file = &entries[0];
+    let sealed = std::fs::read(file).unwrap();
+    let damaged: [fn(&mut Vec<u8>); 3] = [
+        // Bytes flipped in the middle.
+        |b| {
+            let mid = b.len() / 2;
+            b[mid..mid + 64].iter_mut().for_each(|x| *x ^= 0xff);
+        },
+        |b| b.truncate(b.len() / 3),
+        // What an edgefeat without the checksum header cached: wasmtime's bytes alone.
+        |b| drop(b.drain(..48)),
+    ];
+    for damage in damaged {
+        let mut bytes = sealed.clone();
+        damage(&mut bytes);
+        std::fs::write(file, &bytes).unwrap();
+        let p = load();
+        assert!(!p.from_cache, "a damaged entry must not be loaded");
+        assert_fixture_output(&p.transform(2, &rows(2)).unwrap(), 2);
+        // Compiling again need not give the same bytes: the entry is checked, not compared.
+        let now = std::fs::read(file).unwrap();
+        assert!(now != bytes, "the damaged entry is still there");
+        let key = file.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            super::cache::open(key, now).is_ok(),
+            "the new entry is sealed"
+        );
+        assert!(load().from_cache);
+    }
 }
 
 #[test]

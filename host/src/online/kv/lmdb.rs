@@ -55,6 +55,13 @@ impl LmdbKv {
         std::fs::create_dir_all(&config.path).map_err(|e| {
             anyhow::anyhow!("cannot create the kv store {}: {e}", config.path.display())
         })?;
+        // Before heed maps the file: a page missing from it is a SIGBUS, not an error.
+        if let Some(reason) = crate::online::lmdb_file::check(&config.path)? {
+            anyhow::bail!(
+                "the kv store at {} is damaged: {reason}. Restore it from a backup, or remove the directory and write its data again",
+                config.path.display()
+            );
+        }
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(
@@ -309,6 +316,30 @@ mod tests {
         assert_eq!(seen.len(), 2500);
         assert!(seen.iter().all(|k| k.starts_with(b"p:")));
         assert!(kv.scan(b"p:", Some("zz")).is_err());
+    }
+
+    #[test]
+    fn a_truncated_store_is_refused_before_it_is_mapped() {
+        let (dir, kv) = kv();
+        let writes: Vec<HashWrite> = (0..2000u32)
+            .map(|i| HashWrite {
+                key: format!("k{i:05}").into_bytes(),
+                fields: vec![(b"f".to_vec(), vec![7; 100])],
+            })
+            .collect();
+        kv.set(&writes, None).unwrap();
+        drop(kv);
+        crate::online::lmdb_file::cut_in_half(&dir.path().join("kv"));
+        let config = KvLmdbConfig {
+            path: dir.path().join("kv"),
+            map_size: 1 << 24,
+        };
+        let Err(e) = LmdbKv::open(&config) else {
+            panic!("a kv store cut in half opened");
+        };
+        let message = e.to_string();
+        assert!(message.contains("is damaged: data.mdb is"), "{message}");
+        assert!(message.contains("the file has been cut short"), "{message}");
     }
 
     #[test]
