@@ -23,9 +23,8 @@ use crate::grpc_client::{call_raw, channel, runtime};
 use crate::http::Server;
 use crate::support::{clock, demo_repo, run};
 
-/// The demo, applied and materialized up to now, served over HTTP with gRPC beside it:
-/// (HTTP server, gRPC address).
-fn served_demo() -> (tempfile::TempDir, Server, String) {
+/// The demo, applied and materialized up to now.
+pub(crate) fn materialized_demo() -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, repo) = demo_repo();
     run(&repo, &["apply"]).success();
     run(
@@ -33,6 +32,13 @@ fn served_demo() -> (tempfile::TempDir, Server, String) {
         &["materialize-incremental", &clock::now().to_rfc3339()],
     )
     .success();
+    (tmp, repo)
+}
+
+/// The demo, applied and materialized up to now, served over HTTP with gRPC beside it:
+/// (HTTP server, gRPC address).
+fn served_demo() -> (tempfile::TempDir, Server, String) {
+    let (tmp, repo) = materialized_demo();
     let (server, addrs) = Server::start_with_lines(&repo, &["--grpc-port", "0"], 2);
     (tmp, server, addrs[1].clone())
 }

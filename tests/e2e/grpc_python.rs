@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value as Json, json};
 
+use crate::grpc::materialized_demo;
 use crate::http::Server;
-use crate::support::{clock, demo_repo, run};
+use crate::support::clock;
 
 fn feast_python() -> Option<PathBuf> {
     let python = std::env::var_os("EDGEFEAT_FEAST_PYTHON").map(PathBuf::from)?;
@@ -70,13 +71,7 @@ fn feasts_python_stubs_read_and_push() {
         );
         return;
     };
-    let (_tmp, repo) = demo_repo();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &["materialize-incremental", &clock::now().to_rfc3339()],
-    )
-    .success();
+    let (_tmp, repo) = materialized_demo();
     let (server, addrs) = Server::start_with_lines(&repo, &["--grpc-port", "0"], 2);
     let http = server
         .post_json(

@@ -15,9 +15,9 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::auth::{Key, claims, secured_with_jwks_file};
+use crate::grpc::materialized_demo;
 use crate::grpc_client::{channel, runtime};
 use crate::http::Server;
-use crate::support::{clock, demo_repo, run};
 use crate::tls::{install, pki};
 
 fn read(view: &str) -> GetOnlineFeaturesRequest {
@@ -50,13 +50,7 @@ async fn tls_channel(addr: &str, ca_pem: &str) -> Result<Channel, tonic::transpo
 
 #[test]
 fn grpc_serves_over_tls_alone_and_beside_https() {
-    let (_tmp, repo) = demo_repo();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &["materialize-incremental", &clock::now().to_rfc3339()],
-    )
-    .success();
+    let (_tmp, repo) = materialized_demo();
     let trusted = pki("grpc");
     install(&repo, &trusted);
     let stranger = pki("stranger");

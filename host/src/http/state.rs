@@ -37,11 +37,7 @@ pub const MAX_QUEUED_MATERIALIZATIONS: usize = 16;
 /// Reads `feature_server.max_request_body_bytes` (default [`DEFAULT_BODY_LIMIT`]).
 pub fn body_limit(config: &RepoConfig) -> usize {
     config
-        .feature_server
-        .as_ref()
-        .and_then(|f| f.get("max_request_body_bytes"))
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|n| usize::try_from(n).ok())
+        .feature_server_usize("max_request_body_bytes")
         .unwrap_or(DEFAULT_BODY_LIMIT)
 }
 

@@ -171,6 +171,16 @@ impl RawAuth {
 }
 
 impl RepoConfig {
+    /// A count or size from the `feature_server` section (`max_request_body_bytes`,
+    /// `max_entity_rows`): `None` when absent or not a non-negative integer.
+    pub fn feature_server_usize(&self, key: &str) -> Option<usize> {
+        self.feature_server
+            .as_ref()
+            .and_then(|f| f.get(key))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+    }
+
     /// Loads the config of the repo at `repo_path`. `yaml_path` overrides where the file is
     /// read from (`-f`); `FEATURE_STORE_YAML_BASE64`, when set, overrides both.
     pub fn load(repo_path: &Path, yaml_path: Option<&Path>) -> Result<RepoConfig> {

@@ -58,11 +58,7 @@ pub(crate) const DEFAULT_MAX_ENTITY_ROWS: usize = 10_000;
 /// Reads `feature_server.max_entity_rows` (default [`DEFAULT_MAX_ENTITY_ROWS`]).
 pub(crate) fn max_entity_rows(config: &crate::repo::RepoConfig) -> usize {
     config
-        .feature_server
-        .as_ref()
-        .and_then(|f| f.get("max_entity_rows"))
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|n| usize::try_from(n).ok())
+        .feature_server_usize("max_entity_rows")
         .unwrap_or(DEFAULT_MAX_ENTITY_ROWS)
 }
 
