@@ -356,3 +356,33 @@ fn the_server_removes_temp_files_a_killed_push_left_and_keeps_fresh_ones() {
     assert!(!stale.exists(), "the stale temp file is removed at start");
     assert!(fresh.exists(), "a fresh temp file is left alone");
 }
+
+#[test]
+fn an_offline_push_is_checked_like_an_online_one_and_writes_nothing_when_refused() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    let ts = clock::pandas(clock::after_demo_data());
+    // `driver_config` is a Json feature: text that is not JSON is refused online...
+    let bad = |to: &str| {
+        offline_body(1001, 0.5, &ts, to).replace(
+            r#""driver_config":["{\"max_distance_km\": 50}"]"#,
+            r#""driver_config":["not json {"]"#,
+        )
+    };
+    assert!(bad("offline").contains("not json {"));
+    let online = server.post_json("/push", &bad("online"));
+    assert_eq!(online.status, 500, "{}", online.text());
+    // ...and offline alike, with the same message, before any part is written.
+    let offline = server.post_json("/push", &bad("offline"));
+    assert_eq!(
+        (offline.status, offline.text()),
+        (online.status, online.text())
+    );
+    assert!(
+        !repo.join("data/driver_stats.parquet.parts").exists(),
+        "no part file"
+    );
+    // Materialization keeps working.
+    let end = clock::date(clock::far_future());
+    run(&repo, &["materialize", "2000-01-01", &end]).success();
+}

@@ -9,7 +9,8 @@ use crate::registry::{Action, FeatureView, Registry, SourceKind};
 use crate::serving::error::ServingError;
 use crate::serving::server::FeatureServer;
 use crate::serving::write::{
-    Columns, TimestampNames, columns_of, prepare_frame, write_frame, write_rows,
+    Columns, TimestampNames, check_feature_values, columns_of, prepare_frame, write_frame,
+    write_rows,
 };
 
 impl FeatureServer {
@@ -63,6 +64,13 @@ impl FeatureServer {
                 .map(|v| prepare_frame(registry, v, &df, TimestampNames::Source))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
+            // Offline rows are checked as online ones are (each value converted by its
+            // feature's dtype): a value the online store would refuse must not reach a part
+            // file, where it would fail every later materialization instead. Missing columns
+            // are left to the offline check, which answers Feast's message for them.
+            for view in &views {
+                check_feature_values(registry, view, &df)?;
+            }
             Vec::new()
         };
         if offline {

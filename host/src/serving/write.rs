@@ -97,6 +97,41 @@ pub fn write_rows(
         .map_err(|e| ServingError::store("write", format!("{e:#}")))
 }
 
+/// Converts every value of `view`'s features that `df` holds by the feature's dtype, as
+/// [`prepare_frame`] does, and fails on the first that does not convert (naming column and
+/// row). Columns the frame lacks are not this check's business.
+pub fn check_feature_values(
+    registry: &Registry,
+    view: &FeatureView,
+    df: &Columns,
+) -> Result<(), ServingError> {
+    let mapping = match registry
+        .data_sources
+        .get(&view.batch_source)
+        .map(|s| &s.spec.kind)
+    {
+        Some(SourceKind::File { field_mapping, .. }) => Some(field_mapping),
+        _ => None,
+    };
+    let renamed = |name: &str| {
+        mapping
+            .and_then(|m| m.get(name))
+            .map_or(name, String::as_str)
+            .to_string()
+    };
+    for feature in &view.features {
+        let Some((_, column)) = df.iter().find(|(c, _)| renamed(c) == feature.name) else {
+            continue;
+        };
+        for (row, value) in column.iter().enumerate() {
+            json_to_value(value, &feature.dtype).map_err(|e| {
+                ServingError::Other(format!("column {}, row {row}: {e}", feature.name))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Turns a dataframe into one view's online rows under Feast's rules, writing nothing: the
 /// source's `field_mapping` renames columns first; every feature and join key and the event
 /// timestamp must be present (extra columns are ignored); values are converted by each
