@@ -407,11 +407,7 @@ fn sigterm_drains_both_fronts_with_a_grpc_connection_open() {
     );
     rt.block_on(ServingServiceClient::new(ch.clone()).get_online_features(req.clone()))
         .unwrap();
-    let pid = server.pid();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    server.signal("-TERM");
     let status = server
         .wait(std::time::Duration::from_secs(10))
         .expect("the server stops with a gRPC connection open");

@@ -5,9 +5,9 @@
 
 use edgefeat::proto::WireValue;
 use edgefeat::proto::feast::serving::FeatureList;
-use edgefeat::proto::feast::serving::GetOnlineFeaturesRequest;
 use edgefeat::proto::feast::serving::get_online_features_request::Kind;
 use edgefeat::proto::feast::serving::serving_service_client::ServingServiceClient;
+use edgefeat::proto::feast::serving::{GetOnlineFeaturesRequest, GetOnlineFeaturesResponse};
 use edgefeat::proto::feast::types::RepeatedValue;
 use edgefeat::types::Value;
 use tonic::Code;
@@ -48,6 +48,18 @@ async fn tls_channel(addr: &str, ca_pem: &str) -> Result<Channel, tonic::transpo
         .await
 }
 
+/// The demo's read over `channel`; a channel that could not connect fails the call as
+/// UNAVAILABLE, as tonic's lazy channels do.
+async fn read_over(
+    channel: Result<Channel, tonic::transport::Error>,
+) -> Result<GetOnlineFeaturesResponse, tonic::Status> {
+    let channel = channel.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    ServingServiceClient::new(channel)
+        .get_online_features(read("driver_hourly_stats"))
+        .await
+        .map(|r| r.into_inner())
+}
+
 #[test]
 fn grpc_serves_over_tls_alone_and_beside_https() {
     let (_tmp, repo) = materialized_demo();
@@ -61,35 +73,22 @@ fn grpc_serves_over_tls_alone_and_beside_https() {
     args.extend(tls_args);
     let (server, addrs) = Server::start_with_lines(&repo, &args, 1);
     runtime().block_on(async {
-        let ch = tls_channel(&addrs[0], &trusted.ca_pem).await.unwrap();
-        let got = ServingServiceClient::new(ch)
-            .get_online_features(read("driver_hourly_stats"))
+        let got = read_over(tls_channel(&addrs[0], &trusted.ca_pem).await)
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(got.results[1].statuses, [1], "{got:?}");
         // A client that trusts another CA never gets a connection...
-        let refused = match tls_channel(&addrs[0], &stranger.ca_pem).await {
-            Ok(ch) => ServingServiceClient::new(ch)
-                .get_online_features(read("driver_hourly_stats"))
-                .await
-                .map(|_| ()),
-            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
-        };
+        let refused = read_over(tls_channel(&addrs[0], &stranger.ca_pem).await).await;
         assert!(refused.is_err(), "an untrusted certificate was accepted");
         // ...and neither does one in the clear.
         let clear = tonic::transport::Endpoint::from_shared(format!("http://{}", addrs[0]))
             .unwrap()
             .connect()
             .await;
-        let clear = match clear {
-            Ok(ch) => ServingServiceClient::new(ch)
-                .get_online_features(read("driver_hourly_stats"))
-                .await
-                .map(|_| ()),
-            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
-        };
-        assert!(clear.is_err(), "a plaintext call was served on a TLS port");
+        assert!(
+            read_over(clear).await.is_err(),
+            "a plaintext call was served on a TLS port"
+        );
     });
     drop(server);
 
@@ -98,12 +97,9 @@ fn grpc_serves_over_tls_alone_and_beside_https() {
     args.extend(tls_args);
     let (server, addrs) = Server::start_with_lines(&repo, &args, 2);
     runtime().block_on(async {
-        let ch = tls_channel(&addrs[1], &trusted.ca_pem).await.unwrap();
-        let got = ServingServiceClient::new(ch)
-            .get_online_features(read("driver_hourly_stats"))
+        let got = read_over(tls_channel(&addrs[1], &trusted.ca_pem).await)
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(got.results[1].statuses, [1]);
     });
     drop(server);

@@ -122,6 +122,15 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends the server `signal` (`-TERM`, `-KILL`, ...), as `kill` would.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} failed");
+    }
+
     /// Waits for the process to exit by itself.
     pub fn wait(mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;

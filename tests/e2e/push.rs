@@ -211,10 +211,7 @@ fn acknowledged_pushes_survive_a_sigkill() {
         assert_eq!(r.status, 200);
     }
     // SIGKILL right after the last acknowledgement: no chance to flush anything.
-    std::process::Command::new("kill")
-        .args(["-KILL", &server.pid().to_string()])
-        .status()
-        .unwrap();
+    server.signal("-KILL");
     server.wait(Duration::from_secs(5)).expect("killed");
     let server = Server::start(&repo, &[]);
     let ids: Vec<String> = (20_000..20_050).map(|i: i64| i.to_string()).collect();

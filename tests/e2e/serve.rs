@@ -475,11 +475,7 @@ fn sigterm_stops_the_server_gracefully() {
     let (_tmp, repo) = known_repo();
     let server = Server::start(&repo, &[]);
     assert_eq!(server.get("/health").status, 200);
-    let pid = server.pid();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    server.signal("-TERM");
     let status = server
         .wait(Duration::from_secs(10))
         .expect("the server stops");

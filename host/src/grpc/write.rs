@@ -2,7 +2,10 @@
 //! the same core calls as HTTP's `/push` and `/write-to-online-store`. Both wait for an fsync,
 //! so the call runs on the blocking pool.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use serde_json::{Map, Value as Json};
 
 use tonic::{Request, Response, Status};
 
@@ -10,9 +13,11 @@ use crate::grpc::auth::caller;
 use crate::grpc::convert::{declared_columns, frame};
 use crate::grpc::metrics::CallTimer;
 use crate::grpc::status::status_of;
+use crate::proto::WireValue;
 use crate::proto::grpc_server::{
     PushRequest, PushResponse, WriteToOnlineStoreRequest, WriteToOnlineStoreResponse,
 };
+use crate::registry::FeatureView;
 use crate::serving::{FeatureServer, ServingError};
 
 /// `Push`: the row for every view fed by the push source named in `stream_feature_view`
@@ -31,19 +36,10 @@ pub async fn push(
         } else {
             req.to
         };
-        let df = {
-            let snapshot = core.snapshot();
-            let source = req.stream_feature_view.as_str();
-            let columns = declared_columns(
-                snapshot
-                    .registry
-                    .feature_views
-                    .values()
-                    .map(|v| &v.spec)
-                    .filter(|v| v.stream_source.as_deref() == Some(source)),
-            );
-            frame(req.features, req.typed_features, &columns)?
-        };
+        let source = req.stream_feature_view.as_str();
+        let df = row_frame(core, req.features, req.typed_features, |v| {
+            v.stream_source.as_deref() == Some(source)
+        })?;
         let core = core.clone();
         let source = req.stream_feature_view;
         blocking(move || core.push(caller.as_deref(), &source, &to, &df)).await?;
@@ -61,24 +57,31 @@ pub async fn write_to_online_store(
     let served = async {
         let caller = caller(core, &request).await?;
         let req = request.into_inner();
-        let df = {
-            let snapshot = core.snapshot();
-            let columns = declared_columns(
-                snapshot
-                    .registry
-                    .feature_views
-                    .get(&req.feature_view_name)
-                    .map(|v| &v.spec)
-                    .into_iter(),
-            );
-            frame(req.features, req.typed_features, &columns)?
-        };
+        let view = req.feature_view_name.as_str();
+        let df = row_frame(core, req.features, req.typed_features, |v| v.name == view)?;
         let core = core.clone();
         let view = req.feature_view_name;
         blocking(move || core.write_to_online_store(caller.as_deref(), &view, &df)).await?;
         Ok(Response::new(WriteToOnlineStoreResponse { status: true }))
     };
     timer.finish(served.await)
+}
+
+/// The call's one-row frame, its strings typed by the columns of the views `writes` picks in
+/// the current registry.
+fn row_frame(
+    core: &FeatureServer,
+    features: BTreeMap<String, String>,
+    typed_features: BTreeMap<String, WireValue>,
+    writes: impl Fn(&FeatureView) -> bool,
+) -> Result<Map<String, Json>, Status> {
+    let snapshot = core.snapshot();
+    let views = snapshot.registry.feature_views.values().map(|v| &v.spec);
+    frame(
+        features,
+        typed_features,
+        &declared_columns(views.filter(|v| writes(v))),
+    )
 }
 
 async fn blocking(
