@@ -24,6 +24,7 @@ mod python_transforms;
 mod redis_server;
 mod search;
 mod serve;
+mod slow_clients;
 mod store_adapter;
 mod support;
 mod tls;

@@ -65,6 +65,18 @@ pub struct ServeArgs {
     /// Connections served at once; more clients wait in the listen backlog.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     worker_connections: usize,
+    /// Connections one client address may hold at once (0: no cap), so that one client's
+    /// idle or slow connections cannot take every slot; past it a new connection is closed.
+    /// Raise it when many clients reach the server through one proxy.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    max_connections_per_client: usize,
+    /// Seconds a request body may take to arrive in full (408 past it).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    body_timeout: u64,
+    /// Seconds the server may be unable to write to a client (which reads nothing) before
+    /// it closes the connection.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    write_timeout: u64,
 }
 
 /// Feast's metrics port.
@@ -160,6 +172,8 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
             keep_alive: Duration::from_secs(args.keep_alive_timeout),
             tls: tls.as_ref().map(|t| t.config.clone()),
             max_connections: args.worker_connections,
+            max_connections_per_client: args.max_connections_per_client,
+            write_timeout: Duration::from_secs(args.write_timeout.max(1)),
             http2_only: false,
         };
         if args.metrics {
@@ -215,7 +229,9 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
             let _ = std::io::stdout().flush();
             serve(listener, app, grpc_options, shutdown()).await?;
         } else {
-            let mut app = routes::router(Arc::new(AppState::new(core.clone())));
+            let mut state = AppState::new(core.clone());
+            state.body.timeout = Duration::from_secs(args.body_timeout.max(1));
+            let mut app = routes::router(Arc::new(state));
             if !args.no_access_log {
                 app = routes::with_access_log(app);
             }

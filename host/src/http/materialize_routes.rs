@@ -105,7 +105,7 @@ async fn request<T: Model>(
     body: Body,
 ) -> Result<(T, bool, bool), ApiError> {
     let (asynchronous, force) = query_flags(query)?;
-    let req = read_request(headers, body, state.body_limit).await?;
+    let req = read_request(headers, body, &state.body).await?;
     Ok((req, asynchronous, force))
 }
 

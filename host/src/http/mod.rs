@@ -4,6 +4,7 @@
 //! what a request means: that is `crate::serving`.
 
 pub mod auth;
+pub mod client_cap;
 pub mod error;
 pub mod materialize_routes;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod respond;
 pub mod routes;
 pub mod search_routes;
 pub mod server;
+pub mod stall;
 pub mod state;
 pub mod tls;
 pub mod write_routes;

@@ -24,7 +24,7 @@ pub async fn get_online_features(
     body: Body,
 ) -> Handled {
     let mut timer = RequestTimer::start("/get-online-features");
-    let req: GetOnlineFeaturesRequest = read_request(&headers, body, state.body_limit).await?;
+    let req: GetOnlineFeaturesRequest = read_request(&headers, body, &state.body).await?;
     let req = OwnedOnlineRequest {
         entities: req.entities,
         feature_service: req.feature_service,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::error::ApiError;
 use crate::http::models::{Model, parse_request};
+use crate::http::state::BodyLimits;
 use crate::serving::ServingError;
 
 /// What a handler returns: a response, or an error rendered as Feast renders it.
@@ -46,20 +47,27 @@ pub fn json(status: u16, body: Vec<u8>) -> Response {
     r
 }
 
-/// Reads the body (413 over the limit) and parses it as the route's request model (422 with
-/// FastAPI's details when it does not fit).
+/// Reads the body (413 over the limit, 408 too slow) and parses it as the route's request
+/// model (422 with FastAPI's details when it does not fit).
 pub async fn read_request<T: Model>(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: &BodyLimits,
 ) -> Result<T, ApiError> {
-    let bytes = read_body(headers, body, limit).await?;
+    let bytes = read_body(headers, body, limits).await?;
     parse_request(&bytes)
 }
 
-/// Reads the whole body, refusing one over the limit with 413 (early, from Content-Length,
-/// when the client announces it).
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads the whole body, refusing one over the size limit with 413 (early, from
+/// Content-Length, when the client announces it), and one that has not arrived in full within
+/// the time limit with 408: a client that sends a large Content-Length and then a byte now and
+/// then would otherwise hold its connection for as long as it likes.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &BodyLimits,
+) -> Result<Bytes, ApiError> {
+    let limit = limits.bytes;
     let too_large = || {
         ApiError::detail(
             413,
@@ -73,7 +81,17 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(ApiError::detail(
+            408,
+            &format!(
+                "Request body not received in time: the limit is {} s (--body-timeout)",
+                limits.timeout.as_secs_f64()
+            ),
+        ));
+    };
+    read.map_err(|e| {
         if is_length_limit(&e) {
             too_large()
         } else {

@@ -62,7 +62,7 @@ async fn documents(
     endpoint: &'static str,
 ) -> Handled {
     let mut timer = RequestTimer::start(endpoint);
-    let req: GetOnlineDocumentsRequest = read_request(&headers, body, state.body_limit).await?;
+    let req: GetOnlineDocumentsRequest = read_request(&headers, body, &state.body).await?;
     timer.labels(req.features.len(), 1);
     let core = state.core.clone();
     let snapshot = core.snapshot();

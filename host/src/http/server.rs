@@ -1,6 +1,7 @@
 //! The accept loop: hyper's HTTP/1.1 (and HTTP/2 over TLS, by ALPN) over our router, with
-//! header and handshake timeouts, a cap on concurrent connections, TCP_NODELAY, and a graceful
-//! shutdown that finishes requests in flight. The gRPC front is served by the same loop, with
+//! header, handshake and write-stall timeouts, a cap on concurrent connections and on each
+//! client address's share of them, TCP_NODELAY, and a graceful shutdown that finishes requests
+//! in flight. The gRPC front is served by the same loop, with
 //! HTTP/2 only (prior knowledge in the clear, as gRPC clients speak it).
 
 use std::future::Future;
@@ -15,6 +16,9 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+
+use crate::http::client_cap::ClientCap;
+use crate::http::stall::StallTimeout;
 
 /// How long shutdown waits for requests in flight before closing their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,6 +40,12 @@ pub struct ServerOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (0: no cap); past it, a new one is
+    /// closed at once.
+    pub max_connections_per_client: usize,
+    /// How long a write may make no progress (the client reads nothing) before the connection
+    /// is closed.
+    pub write_timeout: Duration,
     /// Serve HTTP/2 only (gRPC): in the clear with prior knowledge, and over TLS whatever
     /// ALPN agreed.
     pub http2_only: bool,
@@ -51,6 +61,7 @@ pub async fn serve(
 ) -> Result<()> {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let clients = ClientCap::new(options.max_connections_per_client);
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
@@ -76,13 +87,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(client) = clients.admit(peer.ip()) else {
+            // Closing costs nothing and tells the client as clearly as a status would (an
+            // HTTP/1 answer would be wrong on a TLS or gRPC port).
+            refused_connection(peer);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let stream = StallTimeout::new(stream, options.write_timeout);
         let app = app.clone().layer(axum::Extension(Peer(peer)));
         let watcher = graceful.watcher();
         let options = options.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, client);
             match acceptor {
                 None if options.http2_only => {
                     serve_http2(TokioIo::new(stream), app, &options, watcher, peer).await;
@@ -129,9 +147,27 @@ async fn serve_http1<I>(
     }
 }
 
+/// Counts and (at most once a second) logs a connection refused by the per-client cap.
+fn refused_connection(peer: SocketAddr) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOG: AtomicU64 = AtomicU64::new(0);
+    metrics::counter!("edgefeat_connections_refused_total", "reason" => "per_client_cap")
+        .increment(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_LOG.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!(
+            "refused a connection from {}: it already holds its share of connections \
+             (--max-connections-per-client)",
+            peer.ip()
+        );
+    }
+}
+
 async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
-    stream: TcpStream,
+    stream: StallTimeout<TcpStream>,
     app: Router,
     options: &ServerOptions,
     watcher: Watcher,

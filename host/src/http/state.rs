@@ -1,7 +1,8 @@
 //! What the HTTP front shares between requests: the serving core, and the front's own
-//! admission limits (body size, and the permits that bound searches and materializations).
+//! admission limits (body size and time, and the permits that bound searches and materializations).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -11,13 +12,24 @@ use crate::serving::FeatureServer;
 
 /// The request body limit when feature_store.yaml sets none: 16 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 << 20;
+/// How long a request body may take to arrive when `serve --body-timeout` does not say.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a request body may be: its size and the time it takes to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Largest accepted body, in bytes.
+    pub bytes: usize,
+    /// Longest a body may take to arrive in full.
+    pub timeout: Duration,
+}
 
 /// The HTTP front's shared state.
 pub struct AppState {
     /// The serving core.
     pub core: Arc<FeatureServer>,
-    /// Largest accepted request body, in bytes.
-    pub body_limit: usize,
+    /// Request body limits.
+    pub body: BodyLimits,
     /// Bounds the materializations running at once.
     pub materialize_pool: Arc<tokio::sync::Semaphore>,
     /// Async materialization requests accepted and not finished: past
@@ -46,7 +58,10 @@ impl AppState {
     pub fn new(core: Arc<FeatureServer>) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {
-            body_limit: body_limit(&core.config),
+            body: BodyLimits {
+                bytes: body_limit(&core.config),
+                timeout: DEFAULT_BODY_TIMEOUT,
+            },
             core,
             materialize_pool: Arc::new(tokio::sync::Semaphore::new(
                 crate::serving::jobs::max_workers(),

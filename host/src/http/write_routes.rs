@@ -23,7 +23,7 @@ pub async fn push(
     body: Body,
 ) -> Handled {
     let timer = RequestTimer::start("/push");
-    let req: PushRequest = read_request(&headers, body, state.body_limit).await?;
+    let req: PushRequest = read_request(&headers, body, &state.body).await?;
     let mode = req.to.clone();
     let principal = owned_principal(caller);
     let core = state.core.clone();
@@ -49,7 +49,7 @@ pub async fn write_to_online_store(
     body: Body,
 ) -> Handled {
     let timer = RequestTimer::start("/write-to-online-store");
-    let req: WriteToOnlineStoreRequest = read_request(&headers, body, state.body_limit).await?;
+    let req: WriteToOnlineStoreRequest = read_request(&headers, body, &state.body).await?;
     let principal = owned_principal(caller);
     let core = state.core.clone();
     blocking("the write task", move || {
