@@ -379,3 +379,100 @@ fn is_sealed(path: &Path, bytes: &[u8]) -> bool {
     h.update(artifact);
     h.finalize().as_slice() == digest
 }
+
+/// The demo, with `transformed_conv_rate_fresh` served by a second plugin, `looper`, that
+/// loops forever; `transformed_conv_rate` keeps the demo plugin.
+fn demo_with_a_looping_neighbour() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, repo) = demo_repo();
+    deploy(&repo, demo_plugin());
+    std::fs::write(
+        repo.join("plugins/looper.wasm"),
+        fixture(Behaviour::InfiniteLoop),
+    )
+    .unwrap();
+    let defs = repo.join("feature_definitions.yaml");
+    let text = std::fs::read_to_string(&defs).unwrap();
+    let fresh = text
+        .find("- name: transformed_conv_rate_fresh")
+        .expect("the demo has the fresh on-demand view");
+    let (head, tail) = text.split_at(fresh);
+    let tail = tail.replacen("plugin: transformed_conv_rate", "plugin: looper", 1);
+    std::fs::write(&defs, format!("{head}{tail}")).unwrap();
+    run(&repo, &["apply"]).success();
+    run(
+        &repo,
+        &[
+            "materialize-incremental",
+            &crate::support::clock::now().to_rfc3339(),
+        ],
+    )
+    .success();
+    (tmp, repo)
+}
+
+#[test]
+fn a_plugin_that_keeps_hitting_its_deadline_fails_fast_and_spares_the_others() {
+    let (_tmp, repo) = demo_with_a_looping_neighbour();
+    let server = Server::start(&repo, &[]);
+    let looping = TRANSFORM_1_ROW.replace("transformed_conv_rate:", "transformed_conv_rate_fresh:");
+    // Clients keep the looping view busy while another reads the demo's own view.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loopers: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, stop, body) = (server.addr.clone(), stop.clone(), looping.clone());
+            std::thread::spawn(move || {
+                let (mut ran, mut fast) = (0, 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let r = request(&addr, "POST", "/get-online-features", &[], body.as_bytes());
+                    assert_eq!(r.status, 500, "{}", r.text());
+                    let text = r.text();
+                    assert!(text.contains("plugin `looper`"), "{text}");
+                    if text.contains("is failing fast") {
+                        fast += 1;
+                    } else {
+                        assert!(text.contains("time limit"), "{text}");
+                        ran += 1;
+                    }
+                }
+                (ran, fast)
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        let r = transform(&server, TRANSFORM_1_ROW);
+        assert_eq!(values(&r, "conv_rate_plus_val1").len(), 1);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (ran, fast) = loopers
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    // Past the first few deadline hits the looping plugin is not called at all: its calls
+    // cost microseconds and hold no permit the demo's view needs.
+    assert!(
+        fast > 0,
+        "the breaker never opened ({ran} calls ran to the deadline)"
+    );
+    assert!(
+        ran <= 4 * edgefeat::plugins::breaker::TRIP_HITS,
+        "{ran} calls ran to the deadline, {fast} failed fast"
+    );
+    let status = server.get("/plugins").json();
+    let plugins = status["plugins"].as_array().unwrap();
+    let breaker = |name: &str| {
+        plugins
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {status}"))["breaker"]
+            .clone()
+    };
+    let looper = breaker("looper");
+    assert!(looper["trips"].as_u64() >= Some(1), "{looper}");
+    assert!(looper["refused_calls"].as_u64() >= Some(1), "{looper}");
+    assert_eq!(breaker(PLUGIN)["state"], "closed", "{status}");
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains(r#"edgefeat_plugin_breaker_trips_total{plugin="looper"}"#),
+        "{metrics}"
+    );
+}

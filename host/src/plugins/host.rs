@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
+use crate::plugins::breaker::{Breaker, BreakerReport, Outcome, TRIP_HITS, WINDOW};
 use crate::plugins::cache;
 use crate::plugins::columns::{HostColumn, PluginInfo};
 use crate::plugins::engine::PluginEngine;
@@ -30,6 +31,8 @@ pub struct LoadedPlugin {
     /// Whether the compiled code came from the `.cwasm` cache.
     pub from_cache: bool,
     plugin: TransformPlugin,
+    /// Fails this version fast while it keeps running into its deadline.
+    breaker: Breaker,
 }
 
 impl LoadedPlugin {
@@ -38,13 +41,39 @@ impl LoadedPlugin {
         self.plugin.info()
     }
 
-    /// Runs the transform (see [`TransformPlugin::transform`]).
+    /// Runs the transform (see [`TransformPlugin::transform`]), unless its breaker is open
+    /// ([`crate::plugins::breaker`]): then it fails at once with [`CallError::FailingFast`].
     pub fn transform(
         &self,
         rows: usize,
         input: &[HostColumn],
     ) -> Result<Vec<HostColumn>, CallError> {
-        self.plugin.transform(rows, input)
+        if let Err(refused) = self.breaker.admit(Instant::now()) {
+            metrics::counter!("edgefeat_plugin_calls_refused_total", "plugin" => self.name.clone())
+                .increment(1);
+            return Err(CallError::FailingFast(refused));
+        }
+        let result = self.plugin.transform(rows, input);
+        let outcome = match result {
+            Err(CallError::Deadline(_)) => Outcome::Deadline,
+            _ => Outcome::Finished,
+        };
+        if self.breaker.record(Instant::now(), outcome) {
+            metrics::counter!("edgefeat_plugin_breaker_trips_total", "plugin" => self.name.clone())
+                .increment(1);
+            tracing::warn!(
+                "plugin `{}` ran past its time limit {TRIP_HITS} times within {} s: its calls fail \
+                 fast for a while (GET /plugins shows its breaker)",
+                self.name,
+                WINDOW.as_secs()
+            );
+        }
+        result
+    }
+
+    /// Its circuit breaker's state now.
+    pub fn breaker(&self) -> BreakerReport {
+        self.breaker.report(Instant::now())
     }
 }
 
@@ -308,6 +337,7 @@ impl PluginHost {
             loaded_at: Utc::now(),
             from_cache,
             plugin,
+            breaker: Breaker::default(),
         })
     }
 

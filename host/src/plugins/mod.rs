@@ -8,6 +8,7 @@
 //! plugin fails only the requests that use it.
 
 pub mod adapter;
+pub mod breaker;
 mod cache;
 pub mod check;
 pub mod columns;

@@ -43,6 +43,22 @@ pub enum CallError {
     /// No instance could be made to run the call (for example, every instance slot in use).
     #[error("could not be instantiated: {0}")]
     Instantiate(String),
+    /// Not called: its circuit breaker is open after repeated deadline hits.
+    #[error(
+        "is failing fast: it ran past its time limit {} times within {} s; {}",
+        .0.hits,
+        crate::plugins::breaker::WINDOW.as_secs(),
+        retry_text(.0.retry_in)
+    )]
+    FailingFast(crate::plugins::breaker::Refused),
+}
+
+fn retry_text(retry_in: Duration) -> String {
+    if retry_in.is_zero() {
+        "a trial call is running".to_string()
+    } else {
+        format!("the next call is tried in {:.1} s", retry_in.as_secs_f64())
+    }
 }
 
 struct Worker {

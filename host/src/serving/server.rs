@@ -432,6 +432,16 @@ impl FeatureServer {
                     "file": p.map(|p| p.file.display().to_string()),
                     "inputs": p.map(|p| fields(&p.info().inputs)),
                     "outputs": p.map(|p| fields(&p.info().outputs)),
+                    "breaker": p.map(|p| {
+                        let b = p.breaker();
+                        json!({
+                            "state": b.state,
+                            "recent_deadline_hits": b.recent_deadline_hits,
+                            "retry_in_seconds": b.retry_in.map(|d| d.as_secs_f64()),
+                            "trips": b.trips,
+                            "refused_calls": b.refused,
+                        })
+                    }),
                     "last_error": s.and_then(|s| s.last_error.clone()),
                     "last_error_at": s.and_then(|s| s.last_error_at.as_ref().map(millis)),
                 })
