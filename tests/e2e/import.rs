@@ -194,15 +194,7 @@ Next: cd {out} && edgefeat apply
 #[test]
 fn the_imported_repo_serves_the_same_features() {
     let (tmp, repo) = demo_repo();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &[
-            "materialize-incremental",
-            &crate::support::clock::now().to_rfc3339(),
-        ],
-    )
-    .success();
+    crate::support::apply_and_materialize(&repo);
     let imported = import_and_apply(&repo, tmp.path());
     let body = r#"{"feature_service":"driver_activity_v1","entities":{"driver_id":[1001,1002,9999],"val_to_add":[1,2,3],"val_to_add_2":[10,20,30]}}"#;
     let answer = |dir: &Path| {

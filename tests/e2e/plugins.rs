@@ -16,7 +16,7 @@ use serde_json::Value as J;
 use sha2::{Digest, Sha256};
 
 use crate::http::{Response, Server, request};
-use crate::support::{demo_repo, run};
+use crate::support::demo_repo;
 
 const PLUGIN: &str = "transformed_conv_rate";
 
@@ -59,15 +59,7 @@ fn deploy(repo: &Path, bytes: &[u8]) {
 fn demo_with(plugin: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let (tmp, repo) = demo_repo();
     deploy(&repo, plugin);
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &[
-            "materialize-incremental",
-            &crate::support::clock::now().to_rfc3339(),
-        ],
-    )
-    .success();
+    crate::support::apply_and_materialize(&repo);
     (tmp, repo)
 }
 
@@ -398,15 +390,7 @@ fn demo_with_a_looping_neighbour() -> (tempfile::TempDir, PathBuf) {
     let (head, tail) = text.split_at(fresh);
     let tail = tail.replacen("plugin: transformed_conv_rate", "plugin: looper", 1);
     std::fs::write(&defs, format!("{head}{tail}")).unwrap();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &[
-            "materialize-incremental",
-            &crate::support::clock::now().to_rfc3339(),
-        ],
-    )
-    .success();
+    crate::support::apply_and_materialize(&repo);
     (tmp, repo)
 }
 

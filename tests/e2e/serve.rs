@@ -372,15 +372,7 @@ fn health_metrics_and_openapi() {
 #[test]
 fn the_seed_request_reads_the_demo() {
     let (_tmp, repo) = demo_repo();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &[
-            "materialize-incremental",
-            &crate::support::clock::now().to_rfc3339(),
-        ],
-    )
-    .success();
+    crate::support::apply_and_materialize(&repo);
     let server = Server::start(&repo, &[]);
     let r = server.post_json(
         "/get-online-features",

@@ -116,3 +116,13 @@ pub mod clock {
         t.format("%Y-%m-%d").to_string()
     }
 }
+
+/// `apply`, then `materialize-incremental` up to now: the demo's rows in the online store.
+pub fn apply_and_materialize(repo: &Path) {
+    run(repo, &["apply"]).success();
+    run(
+        repo,
+        &["materialize-incremental", &clock::now().to_rfc3339()],
+    )
+    .success();
+}

@@ -8,15 +8,7 @@ use crate::support::{demo_repo, run};
 /// The demo, applied and materialized up to now.
 fn served_demo() -> (tempfile::TempDir, std::path::PathBuf, Server) {
     let (tmp, repo) = demo_repo();
-    run(&repo, &["apply"]).success();
-    run(
-        &repo,
-        &[
-            "materialize-incremental",
-            &crate::support::clock::now().to_rfc3339(),
-        ],
-    )
-    .success();
+    crate::support::apply_and_materialize(&repo);
     let server = Server::start(&repo, &[]);
     (tmp, repo, server)
 }
