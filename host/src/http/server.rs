@@ -1,8 +1,8 @@
 //! The accept loop: hyper's HTTP/1.1 (and HTTP/2 over TLS, by ALPN) over our router, with
 //! header, handshake and write-stall timeouts, a cap on concurrent connections and on each
 //! client address's share of them, TCP_NODELAY, and a graceful shutdown that finishes requests
-//! in flight. The gRPC front is served by the same loop, with
-//! HTTP/2 only (prior knowledge in the clear, as gRPC clients speak it).
+//! in flight. The gRPC front is served by the same loop, with HTTP/2 only (prior knowledge in
+//! the clear, as gRPC clients speak it).
 
 use std::future::Future;
 use std::net::SocketAddr;

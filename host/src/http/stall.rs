@@ -33,11 +33,6 @@ impl<S> StallTimeout<S> {
         }
     }
 
-    /// The wrapped connection (TLS needs the TCP stream's options, for example).
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
     /// What a write that returned `poll` means, with the stall clock applied.
     fn timed<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if poll.is_ready() {

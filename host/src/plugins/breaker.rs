@@ -16,6 +16,7 @@
 //! plugin starts closed.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -83,14 +84,21 @@ struct Inner {
 }
 
 /// One plugin version's breaker.
+///
+/// It sits on every transform call, so a closed breaker costs one atomic load per call and
+/// per outcome: only a deadline hit, or a breaker that has opened, takes the lock (or reads
+/// the clock).
 #[derive(Debug)]
 pub struct Breaker {
+    /// Whether the state is anything but closed; written under the lock.
+    tripped: AtomicBool,
     inner: Mutex<Inner>,
 }
 
 impl Default for Breaker {
     fn default() -> Breaker {
         Breaker {
+            tripped: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 state: State::Closed,
                 hits: VecDeque::with_capacity(TRIP_HITS),
@@ -106,9 +114,13 @@ impl Breaker {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a call may run at `now`. An open breaker whose cooldown has passed lets this one
-    /// call through as its trial.
-    pub fn admit(&self, now: Instant) -> Result<(), Refused> {
+    /// Whether a call may run now (`now` is read only when the breaker is not closed). An open
+    /// breaker whose cooldown has passed lets this one call through as its trial.
+    pub fn admit(&self, now: impl FnOnce() -> Instant) -> Result<(), Refused> {
+        if !self.tripped.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let now = now();
         let mut inner = self.lock();
         let refused = match inner.state {
             State::Closed => return Ok(()),
@@ -129,9 +141,22 @@ impl Breaker {
         Err(refused)
     }
 
-    /// Records how an admitted call ended; true when this opened the breaker.
-    pub fn record(&self, now: Instant, outcome: Outcome) -> bool {
+    /// Records how an admitted call ended (`now` is read only when it matters); true when this
+    /// opened the breaker.
+    pub fn record(&self, now: impl FnOnce() -> Instant, outcome: Outcome) -> bool {
+        if outcome == Outcome::Finished && !self.tripped.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = now();
         let mut inner = self.lock();
+        let opened = Self::step(&mut inner, now, outcome);
+        let tripped = !matches!(inner.state, State::Closed);
+        self.tripped.store(tripped, Ordering::Release);
+        opened
+    }
+
+    /// The transition for `outcome` at `now`; true when it opened the breaker.
+    fn step(inner: &mut Inner, now: Instant, outcome: Outcome) -> bool {
         match (&inner.state, outcome) {
             (State::HalfOpen { .. }, Outcome::Finished) => {
                 inner.state = State::Closed;
@@ -196,8 +221,8 @@ mod tests {
     use super::*;
 
     fn hit(b: &Breaker, at: Instant) -> bool {
-        b.admit(at).unwrap();
-        b.record(at, Outcome::Deadline)
+        b.admit(|| at).unwrap();
+        b.record(|| at, Outcome::Deadline)
     }
 
     #[test]
@@ -207,11 +232,11 @@ mod tests {
         for i in 0..TRIP_HITS - 1 {
             assert!(!hit(&b, t0 + Duration::from_millis(i as u64)));
             // Successes in between do not reset the count.
-            b.admit(t0).unwrap();
-            b.record(t0, Outcome::Finished);
+            b.admit(|| t0).unwrap();
+            b.record(|| t0, Outcome::Finished);
         }
         assert!(hit(&b, t0 + Duration::from_millis(10)));
-        let refused = b.admit(t0 + Duration::from_secs(1)).unwrap_err();
+        let refused = b.admit(|| t0 + Duration::from_secs(1)).unwrap_err();
         assert_eq!(refused.hits, TRIP_HITS);
         assert!(refused.retry_in <= COOLDOWN && refused.retry_in > Duration::from_secs(3));
         let r = b.report(t0 + Duration::from_secs(1));
@@ -238,20 +263,20 @@ mod tests {
         }
         // After the cooldown, one trial and only one.
         let t1 = t0 + COOLDOWN;
-        b.admit(t1).unwrap();
-        assert_eq!(b.admit(t1).unwrap_err().retry_in, Duration::ZERO);
+        b.admit(|| t1).unwrap();
+        assert_eq!(b.admit(|| t1).unwrap_err().retry_in, Duration::ZERO);
         assert_eq!(b.report(t1).state, "half_open");
         // The trial hits the deadline: open for twice as long.
-        assert!(b.record(t1, Outcome::Deadline));
+        assert!(b.record(|| t1, Outcome::Deadline));
         assert!(
-            b.admit(t1 + COOLDOWN * 2 - Duration::from_millis(1))
+            b.admit(|| t1 + COOLDOWN * 2 - Duration::from_millis(1))
                 .is_err()
         );
         let t2 = t1 + COOLDOWN * 2;
-        b.admit(t2).unwrap();
-        b.record(t2, Outcome::Finished);
+        b.admit(|| t2).unwrap();
+        b.record(|| t2, Outcome::Finished);
         assert_eq!(b.report(t2).state, "closed");
-        b.admit(t2).unwrap();
+        b.admit(|| t2).unwrap();
         assert_eq!(b.report(t2).trips, 2);
     }
 
@@ -263,11 +288,11 @@ mod tests {
             hit(&b, t);
         }
         for _ in 0..10 {
-            let retry = b.admit(t).unwrap_err().retry_in;
+            let retry = b.admit(|| t).unwrap_err().retry_in;
             assert!(retry <= MAX_COOLDOWN);
             t += retry;
             hit(&b, t);
         }
-        assert_eq!(b.admit(t).unwrap_err().retry_in, MAX_COOLDOWN);
+        assert_eq!(b.admit(|| t).unwrap_err().retry_in, MAX_COOLDOWN);
     }
 }

@@ -48,7 +48,7 @@ impl LoadedPlugin {
         rows: usize,
         input: &[HostColumn],
     ) -> Result<Vec<HostColumn>, CallError> {
-        if let Err(refused) = self.breaker.admit(Instant::now()) {
+        if let Err(refused) = self.breaker.admit(Instant::now) {
             metrics::counter!("edgefeat_plugin_calls_refused_total", "plugin" => self.name.clone())
                 .increment(1);
             return Err(CallError::FailingFast(refused));
@@ -58,7 +58,7 @@ impl LoadedPlugin {
             Err(CallError::Deadline(_)) => Outcome::Deadline,
             _ => Outcome::Finished,
         };
-        if self.breaker.record(Instant::now(), outcome) {
+        if self.breaker.record(Instant::now, outcome) {
             metrics::counter!("edgefeat_plugin_breaker_trips_total", "plugin" => self.name.clone())
                 .increment(1);
             tracing::warn!(
