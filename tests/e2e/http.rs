@@ -49,11 +49,22 @@ impl Server {
     /// Starts `edgefeat serve` and waits for `lines` startup lines (one per front); `addr` is
     /// the first one's address, and the addresses of all come back in order.
     pub fn start_with_lines(repo: &Path, extra: &[&str], lines: usize) -> (Server, Vec<String>) {
+        Server::spawn(repo, extra, lines, Stdio::inherit())
+    }
+
+    /// Starts `edgefeat serve` with its stderr written to `log`, for a test that reads what the
+    /// server logged (the fuzz harness looks there for panics a response would not show).
+    pub fn start_logging_to(repo: &Path, extra: &[&str], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("the log file");
+        Server::spawn(repo, extra, 1, Stdio::from(file)).0
+    }
+
+    fn spawn(repo: &Path, extra: &[&str], lines: usize, stderr: Stdio) -> (Server, Vec<String>) {
         let mut child = edgefeat(repo)
             .args(["serve", "--port", "0", "--no-access-log"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("the server starts");
         let stdout = child.stdout.take().expect("stdout");

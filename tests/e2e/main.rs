@@ -9,6 +9,7 @@ mod cli_init;
 mod deploy;
 mod feast_redis;
 mod feast_repo;
+mod fuzz;
 mod grpc;
 mod grpc_client;
 mod grpc_feast;
