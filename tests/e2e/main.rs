@@ -21,6 +21,7 @@ mod materialize;
 mod materialize_http;
 mod plugins;
 mod push;
+mod push_sigkill;
 mod python_transforms;
 mod redis_server;
 mod search;
