@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::http::Server;
 use crate::materialize::VIEW_A;
 use crate::serve::known_repo;
-use crate::support::run;
+use crate::support::{clock, run};
 
 #[test]
 fn sync_materialize_answers_null_and_serves_the_rows() {
@@ -155,4 +155,72 @@ fn a_view_named_many_times_is_materialized_once() {
         Some(1),
         "one job, one interval: {intervals}"
     );
+}
+
+/// The materialization intervals of each view, from `registry-dump`.
+fn intervals_of(repo: &std::path::Path) -> Vec<(String, Vec<serde_json::Value>)> {
+    let dump: serde_json::Value =
+        serde_json::from_str(&run(repo, &["registry-dump"]).success().stdout).unwrap();
+    dump["feature_views"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, v)| {
+            let list = v["meta"]["materialization_intervals"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            (name.clone(), list)
+        })
+        .collect()
+}
+
+#[test]
+fn many_incremental_runs_keep_the_registry_bounded_and_apart_windows_apart() {
+    let (_tmp, repo) = crate::support::demo_repo();
+    run(&repo, &["apply"]).success();
+    let registry = repo.join("data/registry.db");
+    let server = Server::start(&repo, &[]);
+    // Each run ends a minute after the last: its window starts where the last one ended.
+    let base = clock::now();
+    let incremental = |i: i64| {
+        let end = clock::naive(base + chrono::Duration::minutes(i));
+        let r = server.post_json(
+            "/materialize-incremental",
+            &format!(r#"{{"end_ts":"{end}"}}"#),
+        );
+        assert_eq!((r.status, r.text().as_str()), (200, "null"), "run {i}");
+    };
+    incremental(1);
+    let size_after_one = std::fs::metadata(&registry).unwrap().len();
+    for i in 2..=300 {
+        incremental(i);
+    }
+    let size = std::fs::metadata(&registry).unwrap().len();
+    // Feast appends one interval per view per run: 300 runs of both views added ~73 kB.
+    assert!(
+        size <= size_after_one + 64,
+        "{size} bytes after 300 runs, {size_after_one} after one"
+    );
+    let last_end = clock::rfc3339(base + chrono::Duration::minutes(300));
+    for (view, list) in intervals_of(&repo) {
+        assert_eq!(list.len(), 1, "{view}: {list:?}");
+        // Where the next incremental run starts: unchanged by the merge.
+        let end = list[0]["end_time"].as_str().unwrap();
+        assert_eq!(end.replace("+00:00", "Z"), last_end, "{view}");
+    }
+    // A window a day after the last end shares no instant with it: a second interval.
+    let later = base + chrono::Duration::days(2);
+    let r = server.post_json(
+        "/materialize",
+        &format!(
+            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
+            clock::naive(later),
+            clock::naive(later + chrono::Duration::hours(1))
+        ),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+    for (view, list) in intervals_of(&repo) {
+        assert_eq!(list.len(), 2, "{view}: {list:?}");
+    }
 }

@@ -11,8 +11,8 @@ use crate::offline::source::{SourcePlan, latest_per_entity};
 use crate::online::{Durability, OnlineStore, Table, WriteFeature};
 use crate::registry::feast::{IntervalRecord, decode_registry, record_intervals};
 use crate::registry::{
-    FeatureView, MaterializationInterval, Registry, RegistryLock, Stored, is_feast_registry,
-    load_registry, save_registry,
+    FeatureView, Registry, RegistryLock, Stored, intervals, is_feast_registry, load_registry,
+    save_registry,
 };
 use crate::types::time::to_micros;
 
@@ -214,12 +214,9 @@ pub fn record_interval(
     if view.spec != *spec {
         return Ok(false);
     }
-    view.meta
-        .materialization_intervals
-        .push(MaterializationInterval {
-            start_time: job.start,
-            end_time: job.end,
-        });
+    // Merged with the intervals it overlaps or touches, so the list (and the file rewritten
+    // with it) stays bounded however many jobs run (registry::intervals).
+    intervals::record(&mut view.meta.materialization_intervals, job.start, job.end);
     let now = Utc::now();
     view.meta.last_updated_timestamp = now;
     registry.last_updated = now;
@@ -274,7 +271,7 @@ fn record_feast_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Meta;
+    use crate::registry::{MaterializationInterval, Meta};
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

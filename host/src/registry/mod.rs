@@ -5,6 +5,7 @@ mod diff;
 mod export;
 pub mod feast;
 mod file;
+pub mod intervals;
 mod model;
 
 pub use diff::{Change, ChangeKind, ObjectKind, RegistryDiff, diff_and_merge};

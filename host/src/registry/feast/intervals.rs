@@ -8,6 +8,10 @@
 //! available-online, and moves the view to the end of its list. Committing the registry then
 //! stamps it with a fresh UUID4 version id and the time of the write.
 //!
+//! One deviation: where Feast appends the interval, we merge it with the recorded intervals
+//! it overlaps or touches (`crate::registry::intervals`), so the list does not grow with every
+//! run; what Feast reads from it, the covered instants and the latest end, is the same.
+//!
 //! We edit the serialized message instead of decoding it into a model and encoding it again:
 //! every byte we do not mean to change is copied from the input ([`wire::Rebuild`]), so the
 //! definitions `feast apply` wrote, and fields a newer Feast adds that we know nothing of,
@@ -76,7 +80,8 @@ pub struct IntervalRecord {
 
 /// Records `records` in the serialized Feast `Registry` `registry`, in order, for the views of
 /// `project`, as Feast's file registry does after materializing them, and returns the new
-/// registry bytes (the caller writes the file). Each view gets its interval appended, its
+/// registry bytes (the caller writes the file). Each view gets its interval (merged with the
+/// recorded ones it overlaps or touches, where Feast appends: see `edit_meta`), its
 /// last-updated time set to `now` and its state set to available-online, and moves to the end
 /// of its list; the registry gets a fresh version id and `now` as its last update. Everything
 /// else is kept byte for byte.
@@ -236,22 +241,92 @@ fn edit_view(view: &[u8], record: &IntervalRecord, now: DateTime<Utc>) -> Result
     Ok(rebuilt.to_bytes())
 }
 
-/// What `to_proto_meta` changes on materialize: the new interval after the others, the
+/// What `to_proto_meta` changes on materialize: the new interval with the others, the
 /// last-updated time, and the state.
+///
+/// Where Feast appends, the new interval is merged with those it overlaps or touches
+/// (`registry::intervals`), so the list stays bounded over any number of runs; the covered
+/// instants and the latest end, all Feast reads of the list, are the same. An interval that
+/// merges with nothing keeps its bytes; one this code cannot read is kept as it is, first.
 fn edit_meta(meta: &[u8], record: &IntervalRecord, now: DateTime<Utc>) -> Result<Vec<u8>> {
     let mut rebuilt = Rebuild::parse(meta)?;
     rebuilt.set(
         META_LAST_UPDATED,
         wire::len_field(META_LAST_UPDATED, &timestamp(now)),
     );
+    let mut places = Vec::new();
+    let mut unreadable: Vec<Vec<u8>> = Vec::new();
+    let mut raw: Vec<Vec<u8>> = Vec::new();
+    let mut spans = Vec::new();
+    for (index, field) in rebuilt.kept() {
+        if field.number != META_INTERVALS {
+            continue;
+        }
+        places.push(index);
+        match field.bytes().ok().and_then(read_interval) {
+            Some(span) => {
+                spans.push(span);
+                raw.push(field.raw.to_vec());
+            }
+            None => unreadable.push(field.raw.to_vec()),
+        }
+    }
     let mut interval = Vec::new();
     wire::write_len_field(&mut interval, INTERVAL_START, &timestamp(record.start));
     wire::write_len_field(&mut interval, INTERVAL_END, &timestamp(record.end));
-    rebuilt.append(META_INTERVALS, wire::len_field(META_INTERVALS, &interval));
+    spans.push((record.start, record.end));
+    raw.push(wire::len_field(META_INTERVALS, &interval));
+    for &index in places.iter().rev() {
+        rebuilt.remove(index);
+    }
+    for bytes in unreadable {
+        rebuilt.append(META_INTERVALS, bytes);
+    }
+    for group in crate::registry::intervals::merge_groups(&spans) {
+        let bytes = match group.members[..] {
+            [one] => std::mem::take(&mut raw[one]),
+            _ => {
+                let mut merged = Vec::new();
+                wire::write_len_field(&mut merged, INTERVAL_START, &timestamp(group.start));
+                wire::write_len_field(&mut merged, INTERVAL_END, &timestamp(group.end));
+                wire::len_field(META_INTERVALS, &merged)
+            }
+        };
+        rebuilt.append(META_INTERVALS, bytes);
+    }
     let mut state = Vec::new();
     wire::write_varint_field(&mut state, META_STATE, STATE_AVAILABLE_ONLINE);
     rebuilt.set(META_STATE, state);
     Ok(rebuilt.to_bytes())
+}
+
+/// An interval's `(start, end)`, or `None` if either is missing or not a time.
+fn read_interval(interval: &[u8]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (mut start, mut end) = (None, None);
+    for field in wire::fields(interval) {
+        let field = field.ok()?;
+        match field.number {
+            INTERVAL_START => start = Some(read_timestamp(field.bytes().ok()?)?),
+            INTERVAL_END => end = Some(read_timestamp(field.bytes().ok()?)?),
+            _ => {}
+        }
+    }
+    Some((start?, end?))
+}
+
+/// A Timestamp's content, decoded; `None` when it is not a valid time.
+fn read_timestamp(content: &[u8]) -> Option<DateTime<Utc>> {
+    let (mut seconds, mut nanos) = (0i64, 0u32);
+    for field in wire::fields(content) {
+        let field = field.ok()?;
+        match field.number {
+            // An int64 comes as its 64-bit two's complement.
+            TIMESTAMP_SECONDS => seconds = field.varint().ok()? as i64,
+            TIMESTAMP_NANOS => nanos = u32::try_from(field.varint().ok()?).ok()?,
+            _ => {}
+        }
+    }
+    DateTime::from_timestamp(seconds, nanos)
 }
 
 /// A Timestamp's content as Feast writes it: whole microseconds, zero fields left out.

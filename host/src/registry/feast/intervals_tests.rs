@@ -208,15 +208,16 @@ fn recording_both_views_changes_exactly_what_feast_changes() {
             assert_eq!(fb.get(&n), fa.get(&n), "{}: meta field {n} is kept", r.view);
         }
         assert_eq!(ts(one(ma, 2)), now, "{}: last updated", r.view);
-        let mut want = intervals(mb);
-        assert_eq!(want.len(), 1);
-        assert_eq!(fa[&3][0], fb[&3][0], "{}: the old interval is kept", r.view);
-        want.push((r.start, r.end));
-        assert_eq!(intervals(ma), want, "{}", r.view);
+        // The new window starts where the fixture's ended, as an incremental run's does: the
+        // two touch, so they are recorded as their union (Feast would append a second one).
+        let old = intervals(mb);
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].1, r.start, "{}: the windows touch", r.view);
+        assert_eq!(intervals(ma), [(old[0].0, r.end)], "{}", r.view);
         assert_eq!(state(ma), Some(4), "{}: available online", r.view);
         // Ascending, as Feast writes a meta.
         let order: Vec<u32> = fields_of(ma).iter().map(|f| f.number).collect();
-        assert_eq!(order, [1, 2, 3, 3, 6], "{}", r.view);
+        assert_eq!(order, [1, 2, 3, 6], "{}", r.view);
     }
 
     // And field by field: the leaves that differ are exactly those.
@@ -227,7 +228,7 @@ fn recording_both_views_changes_exactly_what_feast_changes() {
             [(4, 0), ..]
                 | [(5, 0), ..]
                 | [(6, 0 | 1), (2, 0), (2, 0), ..]
-                | [(6, 0 | 1), (2, 0), (3, 1), ..]
+                | [(6, 0 | 1), (2, 0), (3, 0), ..]
         )
     };
     let stray: Vec<_> = changed.iter().filter(|p| !allowed(p)).collect();
@@ -236,8 +237,8 @@ fn recording_both_views_changes_exactly_what_feast_changes() {
         assert!(
             changed
                 .iter()
-                .any(|p| p.starts_with(&[(6, v), (2, 0), (3, 1)])),
-            "view {v} has a new interval"
+                .any(|p| p.starts_with(&[(6, v), (2, 0), (3, 0)])),
+            "view {v} has its interval extended"
         );
         assert!(
             changed
@@ -248,6 +249,73 @@ fn recording_both_views_changes_exactly_what_feast_changes() {
     }
     assert!(changed.iter().any(|p| p.starts_with(&[(4, 0)])));
     assert!(changed.iter().any(|p| p.starts_with(&[(5, 0)])));
+}
+
+#[test]
+fn a_window_apart_from_the_recorded_ones_is_added_and_theirs_keep_their_bytes() {
+    let now = at("2027-03-04T05:06:07Z");
+    let before = one(view(FIXTURE, STATS), 2);
+    let [(_, end)] = intervals(before)[..] else {
+        panic!("one interval in the fixture");
+    };
+    // A microsecond after the recorded end: not one instant in common, so not merged.
+    let gap = end + chrono::Duration::microseconds(1);
+    let records = [IntervalRecord {
+        view: STATS.to_string(),
+        start: gap,
+        end: gap + chrono::Duration::hours(1),
+    }];
+    let after = record_with_version(FIXTURE, PROJECT, &records, now, VERSION).expect("recorded");
+    let meta = one(view(&after, STATS), 2);
+    let mut want = intervals(before);
+    want.push((records[0].start, records[0].end));
+    assert_eq!(intervals(meta), want);
+    assert_eq!(
+        by_number(meta)[&3][0],
+        by_number(before)[&3][0],
+        "the old interval's bytes"
+    );
+    let order: Vec<u32> = fields_of(meta).iter().map(|f| f.number).collect();
+    assert_eq!(order, [1, 2, 3, 3, 6]);
+    // One earlier than every recorded window goes first: the list is in time order.
+    let early = [record(
+        STATS,
+        "2020-01-01T00:00:00Z",
+        "2020-06-01T00:00:00Z",
+    )];
+    let again = record_with_version(&after, PROJECT, &early, now, VERSION).expect("recorded");
+    let got = intervals(one(view(&again, STATS), 2));
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], (early[0].start, early[0].end));
+    assert_eq!(got[1..], want[..]);
+}
+
+#[test]
+fn ten_thousand_incremental_runs_keep_one_interval_and_the_file_size() {
+    // Each run starts where the last ended, as materialize-incremental does.
+    let now = at("2027-03-04T05:06:07Z");
+    let [(first, mut end)] = intervals(one(view(FIXTURE, STATS), 2))[..] else {
+        panic!("one interval in the fixture");
+    };
+    let mut bytes = FIXTURE.to_vec();
+    for _ in 0..10_000 {
+        let next = end + chrono::Duration::minutes(1);
+        let r = [IntervalRecord {
+            view: STATS.to_string(),
+            start: end,
+            end: next,
+        }];
+        bytes = record_with_version(&bytes, PROJECT, &r, now, VERSION).expect("recorded");
+        end = next;
+    }
+    assert_eq!(intervals(one(view(&bytes, STATS), 2)), [(first, end)]);
+    // The same length give or take a few varint bytes of the longer times.
+    assert!(
+        bytes.len() <= FIXTURE.len() + 16,
+        "{} bytes from {}",
+        bytes.len(),
+        FIXTURE.len()
+    );
 }
 
 #[test]
@@ -750,7 +818,14 @@ proptest! {
         let after = record_with_version(FIXTURE, PROJECT, &r, now, VERSION).expect("recorded");
         let meta = one(view(&after, STATS), 2);
         let got = intervals(meta);
-        prop_assert_eq!(got.last().copied(), Some((micros(start), micros(end))));
+        // The fixture's interval and the new one, merged if they overlap or touch.
+        let mut spans = intervals(one(view(FIXTURE, STATS), 2));
+        spans.push((micros(start), micros(end)));
+        let want: Vec<_> = crate::registry::intervals::merge_groups(&spans)
+            .into_iter()
+            .map(|g| (g.start, g.end))
+            .collect();
+        prop_assert_eq!(got, want);
         prop_assert_eq!(ts(one(meta, 2)), micros(now));
         prop_assert_eq!(ts(one(&after, 5)), micros(now));
         prop_assert_eq!(view(&after, FRESH), view(FIXTURE, FRESH));
