@@ -7,6 +7,7 @@ mod cli_apply;
 mod cli_config;
 mod cli_init;
 mod deploy;
+mod empty_data_files;
 mod feast_redis;
 mod feast_repo;
 mod fuzz;

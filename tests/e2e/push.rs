@@ -9,7 +9,7 @@ use crate::support::{clock, demo_repo, run};
 
 /// The demo, applied (nothing materialized: pushes are the only data, so the literal timestamps
 /// the tests below push decide alone what is newest, on any day).
-fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
+pub fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, repo) = demo_repo();
     run(&repo, &["apply"]).success();
     (tmp, repo)
@@ -17,7 +17,7 @@ fn pushed_demo() -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// One pushed row for a driver, with the demo's columns
 /// (docs/feast-compat.md#the-seed-push-example).
-fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
+pub fn push_body(driver: i64, conv_rate: f64, ts: &str) -> String {
     format!(
         r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[{driver}],"event_timestamp":["{ts}"],"created":["{ts}"],"conv_rate":[{conv_rate}],"acc_rate":[0.5],"avg_daily_trips":[1000],"driver_metadata":[{{"vehicle_type":"truck","rating":"4.9"}}],"driver_config":["{{\"max_distance_km\": 50}}"],"driver_profile":[{{"name":"pushed","age":"40"}}]}},"to":"online"}}"#
     )
@@ -224,7 +224,7 @@ fn acknowledged_pushes_survive_a_sigkill() {
     assert!(statuses.iter().all(|s| s == "PRESENT"), "{statuses:?}");
 }
 
-fn offline_body(driver: i64, conv_rate: f64, ts: &str, to: &str) -> String {
+pub fn offline_body(driver: i64, conv_rate: f64, ts: &str, to: &str) -> String {
     push_body(driver, conv_rate, ts).replace(r#""to":"online""#, &format!(r#""to":"{to}""#))
 }
 

@@ -122,6 +122,9 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
     core.start_plugins();
     core.warm_up_vectors();
     core.remove_offline_leftovers();
+    if let Some(problem) = core.empty_offline_source() {
+        tracing::error!("{problem}; /health answers 503 until it is restored");
+    }
     let _plugin_watcher = core
         .plugins
         .as_ref()

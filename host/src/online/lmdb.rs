@@ -85,6 +85,10 @@ pub struct LmdbStore {
     queue: Mutex<Vec<Pending>>,
     /// Held by the writer committing a group; the others wait for their result.
     leader: Mutex<()>,
+    /// Whether `data.mdb` was there but empty (0 bytes) when the store was opened: LMDB then
+    /// starts a new environment in it, and the rows it held are gone (see [`LmdbStore::check`]
+    /// in `OnlineStore`).
+    found_empty: bool,
 }
 
 /// A synced write waiting in the group-commit queue.
@@ -159,6 +163,14 @@ impl LmdbStore {
             }
             .into());
         }
+        // LMDB takes an empty data file for a new environment and fills it; when the file was
+        // there, its rows were lost (truncated, or replaced by an empty file), which reads would
+        // only show as every entity missing. Say so now, and on /health until rows come back.
+        let data_file = config.path.join("data.mdb");
+        let found_empty = std::fs::metadata(&data_file).is_ok_and(|m| m.is_file() && m.len() == 0);
+        if found_empty {
+            tracing::error!("{}", empty_data_file(&data_file));
+        }
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(page_align(config.map_size))
@@ -196,7 +208,19 @@ impl LmdbStore {
             writer: Mutex::new(()),
             queue: Mutex::new(Vec::new()),
             leader: Mutex::new(()),
+            found_empty,
         })
+    }
+
+    /// Whether the environment holds any table (`apply` creates them, writes too).
+    fn has_tables(&self) -> Result<bool> {
+        let (_guard, txn) = self.read_txn()?;
+        let mut tables = mdb(self.meta.prefix_iter(&txn, "table/"), "list tables")?;
+        Ok(tables
+            .next()
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("online store: list tables: {e}"))?
+            .is_some())
     }
 
     /// How many entities a table holds (a full scan of its key range: for tools and tests).
@@ -440,7 +464,24 @@ impl LmdbStore {
     }
 }
 
+/// Why a store whose data file was found empty is not healthy, and what to do.
+fn empty_data_file(data_file: &std::path::Path) -> String {
+    format!(
+        "the LMDB online store's data file {} was empty (0 bytes) when it was opened: the rows it held are gone (the file was truncated or replaced), and LMDB started an empty store in it. /health answers 503 until rows are written again: restore data.mdb from a backup (with the server stopped), or run `edgefeat apply` and materialize again",
+        data_file.display()
+    )
+}
+
 impl OnlineStore for LmdbStore {
+    /// Unhealthy while the data file was found empty at open and holds no table since (see
+    /// `found_empty`); `apply` or a materialization (from any process) ends it.
+    fn check(&self) -> Result<()> {
+        if self.found_empty && !self.has_tables()? {
+            bail!("{}", empty_data_file(&self.path.join("data.mdb")));
+        }
+        Ok(())
+    }
+
     fn update(
         &self,
         project: &str,

@@ -256,6 +256,9 @@ impl FeatureServer {
                 self.config.registry_path.display()
             ));
         }
+        if let Some(problem) = self.empty_offline_source() {
+            return Some(problem);
+        }
         let table = crate::online::Table {
             project: &self.config.project,
             view: "",
@@ -265,6 +268,28 @@ impl FeatureServer {
             .and_then(|_| self.store.check())
             .err()
             .map(|e| format!("{e:#}"))
+    }
+
+    /// The first file source of the registry whose path is a file of 0 bytes, and what to do.
+    /// Such a file has lost its rows (truncated, or replaced by an empty one): a
+    /// materialization or an offline push would fail on it. A missing file is not reported:
+    /// a server may serve from its online store with no offline data beside it.
+    pub fn empty_offline_source(&self) -> Option<String> {
+        let snapshot = self.snapshot();
+        snapshot.registry.data_sources.values().find_map(|source| {
+            let crate::registry::SourceKind::File { path, .. } = &source.spec.kind else {
+                return None;
+            };
+            let full = self.config.repo_path.join(path);
+            let empty = std::fs::metadata(&full).is_ok_and(|m| m.is_file() && m.len() == 0);
+            empty.then(|| {
+                format!(
+                    "the file of data source `{}`, {}, is empty (0 bytes): its rows are gone (the file was truncated or replaced), and it can be neither materialized nor pushed to. Restore it from a backup, or write the source's data again",
+                    source.spec.name,
+                    full.display()
+                )
+            })
+        })
     }
 
     /// Serves a planned `get-online-features` request from `snapshot` (the one it was planned
