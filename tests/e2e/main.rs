@@ -20,6 +20,7 @@ mod http;
 mod import;
 mod materialize;
 mod materialize_http;
+mod offline_parts;
 mod plugins;
 mod push;
 mod push_sigkill;

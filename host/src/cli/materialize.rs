@@ -177,6 +177,9 @@ fn execute(
         let spec = &registry.feature_views[&job.view].spec;
         let recorded = record_interval(&config.registry_path, &config.project, spec, job)?;
         println!("{}", summary(&outcome));
+        for q in &outcome.quarantined {
+            println!("  error: {q}");
+        }
         if !recorded {
             println!(
                 "  the view changed while it was materialized, so this window is not recorded; run it again"

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
+use crate::offline::quarantine::{Quarantined, quarantine};
 use crate::offline::source::{SourcePlan, latest_per_entity};
 use crate::online::{Durability, OnlineStore, Table, WriteFeature};
 use crate::registry::feast::{IntervalRecord, decode_registry, record_intervals};
@@ -14,6 +15,7 @@ use crate::registry::{
     FeatureView, Registry, RegistryLock, Stored, intervals, is_feast_registry, load_registry,
     save_registry,
 };
+use crate::types::Value;
 use crate::types::time::to_micros;
 
 /// Rows per write transaction: big enough that commits are rare, small enough that one
@@ -44,6 +46,9 @@ pub struct Outcome {
     pub kept_newer: usize,
     /// How long it took.
     pub elapsed: Duration,
+    /// Parts of the source that could not be materialized, skipped and quarantined
+    /// (`offline::quarantine`).
+    pub quarantined: Vec<Quarantined>,
 }
 
 /// Progress callbacks, so the CLI can draw bars and the server can stay quiet.
@@ -155,11 +160,23 @@ pub fn run_job(
             registry.project.spec.name
         );
     };
-    let plan = SourcePlan::for_view(repo, registry, &view.spec)?;
-    progress.reading(plan.total_rows()?);
-    let latest = latest_per_entity(&plan, to_micros(job.start), to_micros(job.end), &mut |n| {
-        progress.read(n)
-    })?;
+    let mut plan = SourcePlan::for_view(repo, registry, &view.spec)?;
+    progress.reading(plan.total_rows());
+    let check = values_check(&view.spec);
+    let latest = latest_per_entity(
+        &plan,
+        to_micros(job.start),
+        to_micros(job.end),
+        &check,
+        &mut |n| progress.read(n),
+    )?;
+    // Quarantine takes the directory's exclusive lock: the files are read, let it go first.
+    plan.unlock();
+    let quarantined: Vec<Quarantined> = latest
+        .bad_parts
+        .iter()
+        .map(|(file, why)| quarantine(&plan.parts_dir, &plan.source, file, why))
+        .collect();
     let table = Table {
         project: &registry.project.spec.name,
         view: &view.spec.name,
@@ -176,6 +193,7 @@ pub fn run_job(
     let mut outcome = Outcome {
         rows_read: latest.rows_read,
         rows_in_window: latest.rows_in_window,
+        quarantined,
         ..Outcome::default()
     };
     // Every vector is checked before anything is written, so a bad one fails the job whole.
@@ -190,6 +208,29 @@ pub fn run_job(
     store.sync()?;
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// The check of a row's feature values (in the view's feature order) that their dtypes do
+/// not make: a vector field's length. A row that fails it is not materialized.
+pub fn values_check(view: &FeatureView) -> impl Fn(&[Value]) -> Result<(), String> + '_ {
+    let vector = crate::vector::vector_field(view).and_then(|(field, index)| {
+        let at = view.features.iter().position(|f| f.name == field.name)?;
+        Some((at, field, index))
+    });
+    move |values: &[Value]| {
+        let Some((at, field, index)) = vector else {
+            return Ok(());
+        };
+        match values.get(at) {
+            Some(value) => crate::vector::to_f32(value, index).map(|_| ()).map_err(|e| {
+                format!(
+                    "feature view {}, vector field {}: the vector {e}; every vector of {} must hold exactly {} numbers",
+                    view.name, field.name, field.name, index.vector_length
+                )
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Records a successful window in the registry, under its lock. The view is matched by its

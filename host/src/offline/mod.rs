@@ -4,6 +4,8 @@ pub mod arrow;
 pub mod convert;
 pub mod materialize;
 pub mod parts;
+pub mod parts_lock;
 pub mod push;
 mod push_columns;
+pub mod quarantine;
 pub mod source;

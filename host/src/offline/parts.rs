@@ -1,5 +1,6 @@
 //! The part-file naming contract of offline pushes (see `crate::offline::push`): where the
-//! parts of a source go, and the time-ordered, collision-free name of each new part.
+//! parts of a source go, the time-ordered, collision-free name of each new part, and how a
+//! part edgefeat wrote is told from other files.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -72,6 +73,41 @@ pub(crate) fn new_part_path(dir: &Path) -> anyhow::Result<PathBuf> {
         "cannot find an unused part name in {}",
         dir.display()
     ))
+}
+
+/// The length of a part name's timestamp, `yyyymmddThhmmss.ffffffZ`.
+const STAMP_LEN: usize = 23;
+
+/// Whether `name` is a part this code wrote: a pushed part
+/// (`part-<stamp>-<8 hex>.parquet`) or a compacted one (`part-<stamp>-<8 hex>-c.parquet`,
+/// see `crate::offline::compact`). Other parquet files in a source's directory (the user's,
+/// Spark's `part-00000-….parquet`) are data edgefeat did not write, and it never moves,
+/// merges or removes them.
+pub fn is_part_name(name: &str) -> bool {
+    part_stamp(name).is_some()
+}
+
+/// Whether `name` is a compacted part.
+pub fn is_compacted_name(name: &str) -> bool {
+    is_part_name(name) && name.ends_with("-c.parquet")
+}
+
+/// The timestamp of a part name (see [`is_part_name`]), or `None` for any other name.
+fn part_stamp(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    let rest = rest.strip_suffix("-c").unwrap_or(rest);
+    let stamp = rest.get(..STAMP_LEN)?;
+    let hex = rest.get(STAMP_LEN..)?.strip_prefix('-')?;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let stamp_ok = stamp.len() == STAMP_LEN
+        && digits(&stamp[..8])
+        && &stamp[8..9] == "T"
+        && digits(&stamp[9..15])
+        && &stamp[15..16] == "."
+        && digits(&stamp[16..22])
+        && &stamp[22..] == "Z";
+    let hex_ok = hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    (stamp_ok && hex_ok).then_some(stamp)
 }
 
 /// Now, in microseconds, strictly after the previous value this process used.

@@ -22,7 +22,10 @@
 //!   its parent is fsynced too, so the directory entry survives a crash as well.
 //! * **How it is read**: [`parquet_files`] returns a file source's file followed by the sorted
 //!   `*.parquet` files of its parts directory (hidden files are skipped), so materialization
-//!   and schema checks see the pushed rows without knowing about pushes.
+//!   and schema checks see the pushed rows without knowing about pushes. Readers hold the
+//!   directory's shared lock (`offline::parts_lock`) while they list and read it.
+//! * **What happens to a bad one**: a part that cannot be materialized is moved aside by
+//!   `offline::quarantine` rather than failing every materialization.
 //!
 //! Rows are appended after the existing ones (Feast prepends); order only matters to
 //! materialization for rows equal on both event and created timestamps, where the last one
