@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as J, json};
 
 use crate::http::Server;
-use crate::push::pushed_demo;
+use crate::push::{offline_body, pushed_demo};
 use crate::support::{clock, run};
 
 const SOURCE: &str = "data/driver_stats.parquet";
@@ -165,5 +165,71 @@ fn a_bad_part_is_quarantined_and_every_later_materialization_goes_on() {
             r#"edgefeat_offline_parts_quarantined_total{source="driver_hourly_stats_source"} 1"#
         ),
         "{metrics}"
+    );
+}
+
+#[test]
+fn many_offline_pushes_are_compacted_and_every_row_is_still_materialized() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    let at = clock::after_demo_data();
+    let ts = clock::pandas(at);
+    // Twice the threshold and a few: two compactions, and parts pushed after them.
+    let n = 2 * edgefeat::offline::compact::COMPACT_AT as i64 + 5;
+    for i in 0..n {
+        // Eighths are exact in a Float32 feature.
+        let body = offline_body(5000 + i, i as f64 / 8.0, &ts, "offline");
+        let r = server.post_json("/push", &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let dir = repo.join("data/driver_stats.parquet.parts");
+    let parquet = || {
+        names(&dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".parquet") && !n.starts_with('.'))
+            .collect::<Vec<_>>()
+    };
+    // Compaction runs in the background of the push that made it due.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while parquet().len() as i64 >= edgefeat::offline::compact::COMPACT_AT as i64
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let files = parquet();
+    assert!(
+        files.len() < edgefeat::offline::compact::COMPACT_AT,
+        "{} parts: {files:?}",
+        files.len()
+    );
+    assert!(files.iter().any(|f| f.ends_with("-c.parquet")), "{files:?}");
+
+    let r = server.post_json(
+        "/materialize",
+        &format!(
+            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
+            clock::naive(at - chrono::Duration::hours(1)),
+            clock::naive(at + chrono::Duration::hours(1))
+        ),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+    let ids: Vec<String> = (0..n).map(|i| (5000 + i).to_string()).collect();
+    let r = server.post_json(
+        "/get-online-features",
+        &format!(
+            r#"{{"features":["driver_hourly_stats:conv_rate"],"entities":{{"driver_id":[{}]}}}}"#,
+            ids.join(",")
+        ),
+    );
+    let got = &r.json()["results"][1];
+    let want: Vec<J> = (0..n).map(|i| json!(i as f64 / 8.0)).collect();
+    assert_eq!(got["values"], J::Array(want));
+    assert!(
+        got["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s == "PRESENT"),
+        "{got}"
     );
 }

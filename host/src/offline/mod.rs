@@ -1,6 +1,7 @@
 //! The offline store: parquet sources, and materialization from them into the online store.
 
 pub mod arrow;
+pub mod compact;
 pub mod convert;
 pub mod materialize;
 pub mod parts;

@@ -26,6 +26,8 @@
 //!   directory's shared lock (`offline::parts_lock`) while they list and read it.
 //! * **What happens to a bad one**: a part that cannot be materialized is moved aside by
 //!   `offline::quarantine` rather than failing every materialization.
+//! * **How many there are**: once a source holds `offline::compact::COMPACT_AT` pushed parts,
+//!   the push that made them so starts their compaction into one part, in the background.
 //!
 //! Rows are appended after the existing ones (Feast prepends); order only matters to
 //! materialization for rows equal on both event and created timestamps, where the last one
@@ -191,6 +193,8 @@ pub fn append_rows(
 /// The Arrow schema of the dataset's first file: the one every part must share, so the
 /// dataset stays readable as one table.
 fn existing_schema(source_path: &Path) -> Result<SchemaRef, PushError> {
+    // A compaction must not remove the first file between the listing and its opening.
+    let _lock = super::parts_lock::PartsLock::shared(&parts_dir(source_path));
     let files = match parquet_files(source_path) {
         Ok(files) => files,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -430,4 +430,4 @@ fn column_list(schema: &arrow_schema::Schema) -> String {
 
 #[cfg(test)]
 #[path = "source_tests.rs"]
-mod tests;
+pub(crate) mod tests;

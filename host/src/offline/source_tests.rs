@@ -12,7 +12,7 @@ fn now_micros() -> i64 {
 }
 
 /// A source file of `id` (Int64), `ts` (UTC microseconds) and `v` (text), with ids `0..n`.
-fn source(dir: &Path, n: i64) -> PathBuf {
+pub(crate) fn source(dir: &Path, n: i64) -> PathBuf {
     let path = dir.join("s.parquet");
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
@@ -36,7 +36,7 @@ fn source(dir: &Path, n: i64) -> PathBuf {
     path
 }
 
-fn push(source: &Path, id: i64, v: &str) -> PathBuf {
+pub(crate) fn push(source: &Path, id: i64, v: &str) -> PathBuf {
     let ts = chrono::DateTime::from_timestamp_micros(now_micros())
         .unwrap()
         .to_rfc3339();
@@ -49,7 +49,7 @@ fn push(source: &Path, id: i64, v: &str) -> PathBuf {
 }
 
 /// A part name of ours beside `part`'s: its last hex digit changed.
-fn sibling(part: &Path) -> PathBuf {
+pub(crate) fn sibling(part: &Path) -> PathBuf {
     let name = part.file_name().unwrap().to_string_lossy();
     let mut stem = name.trim_end_matches(".parquet").to_string();
     let last = if stem.ends_with('0') { '1' } else { '0' };

@@ -109,6 +109,8 @@ impl FeatureServer {
             let full = self.config.repo_path.join(path);
             crate::offline::push::append_rows(&full, df)
                 .map_err(|e| ServingError::other(e.to_string()))?;
+            // Off the request: the push is acknowledged once its own part is durable.
+            crate::offline::compact::in_background_if_due(&full);
         }
         Ok(())
     }
@@ -161,9 +163,9 @@ impl FeatureServer {
 }
 
 impl FeatureServer {
-    /// Removes what offline pushes killed mid-write left in the parts directories of the
-    /// registry's file sources (temp files older than a minute), logging how many: called once
-    /// at start.
+    /// Removes what offline pushes and compactions killed mid-write left in the parts
+    /// directories of the registry's file sources (temp files older than a minute, originals
+    /// a compaction had already merged), logging how many: called once at start.
     pub fn remove_offline_leftovers(&self) {
         let snapshot = self.snapshot();
         for source in snapshot.registry.data_sources.values() {
@@ -176,6 +178,12 @@ impl FeatureServer {
                 if n > 0 {
                     tracing::info!(
                         "removed {n} temp file(s) an interrupted offline push left in {}",
+                        dir.display()
+                    );
+                }
+                if let Err(e) = crate::offline::compact::recover(&dir) {
+                    tracing::error!(
+                        "cannot finish an interrupted compaction of {}: {e:#}",
                         dir.display()
                     );
                 }
