@@ -37,14 +37,30 @@ impl Default for PluginLimits {
     }
 }
 
+/// The least time an instantiation may take, whatever the call deadline. Instantiating runs
+/// the guest's start code and copies its initial memory: microseconds for a Rust plugin, a few
+/// milliseconds for CPython's 18 MB pre-initialized image, and many times that on a loaded
+/// machine, where a 50 ms call deadline made Python plugins fail to load. It stays bounded, so
+/// a start function that loops still fails the load.
+pub const INSTANTIATE_BUDGET: Duration = Duration::from_secs(2);
+
 impl PluginLimits {
     /// The deadline in epoch ticks, rounded up, and at least one.
     pub fn deadline_ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_nanos();
-        u64::try_from(self.deadline.as_nanos().div_ceil(tick))
-            .unwrap_or(u64::MAX)
-            .max(1)
+        ticks(self.deadline)
     }
+
+    /// The deadline of an instantiation in epoch ticks: the call deadline, or
+    /// [`INSTANTIATE_BUDGET`] when that is longer.
+    pub fn instantiate_ticks(&self) -> u64 {
+        ticks(self.deadline.max(INSTANTIATE_BUDGET))
+    }
+}
+
+fn ticks(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(EPOCH_TICK.as_nanos()))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// What each plugin store holds: the WASI context (which grants nothing, or for a store
@@ -63,6 +79,9 @@ pub struct Ctx {
     pub(crate) call_started: Instant,
     /// Time the current call spent in host calls, which the deadline does not count.
     pub(crate) host_time: Duration,
+    /// Whether a call has begun: until then the store is instantiating, under
+    /// [`INSTANTIATE_BUDGET`].
+    pub(crate) called: bool,
 }
 
 impl Ctx {
@@ -78,6 +97,7 @@ impl Ctx {
             kv_error: None,
             call_started: Instant::now(),
             host_time: Duration::ZERO,
+            called: false,
         }
     }
 
@@ -86,6 +106,7 @@ impl Ctx {
         self.kv_error = None;
         self.call_started = Instant::now();
         self.host_time = Duration::ZERO;
+        self.called = true;
     }
 }
 
@@ -210,7 +231,8 @@ impl PluginEngine {
         Component::new(&self.inner.engine, wasm).map_err(|e| anyhow::anyhow!("{e:#}"))
     }
 
-    /// A fresh store under the limits, with the deadline armed for one call.
+    /// A fresh store under the limits, with the deadline armed for its instantiation
+    /// ([`PluginLimits::instantiate_ticks`]); each call arms its own.
     pub(crate) fn store(&self) -> Store<Ctx> {
         let mut store = Store::new(
             &self.inner.engine,
@@ -222,7 +244,7 @@ impl PluginEngine {
         );
         store.limiter(|c| &mut c.limiter);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.inner.limits.deadline_ticks());
+        store.set_epoch_deadline(self.inner.limits.instantiate_ticks());
         store
     }
 
@@ -258,16 +280,17 @@ impl PluginEngine {
         store.epoch_deadline_callback(move |cx| {
             let data = cx.data();
             let guest = data.call_started.elapsed().saturating_sub(data.host_time);
-            if guest >= limits.deadline {
+            let limit = if data.called {
+                limits.deadline
+            } else {
+                limits.deadline.max(INSTANTIATE_BUDGET)
+            };
+            if guest >= limit {
                 return Err(wasmtime::Trap::Interrupt.into());
             }
-            let left = PluginLimits {
-                deadline: limits.deadline - guest,
-                ..limits
-            };
-            Ok(UpdateDeadline::Continue(left.deadline_ticks()))
+            Ok(UpdateDeadline::Continue(ticks(limit - guest)))
         });
-        store.set_epoch_deadline(limits.deadline_ticks());
+        store.set_epoch_deadline(limits.instantiate_ticks());
         store
     }
 }

@@ -39,6 +39,9 @@ pub enum Behaviour {
     TrapOnTwoRows,
     /// Returns `num-rows + 1` rows (columns of that length too).
     WrongRowCount,
+    /// Loops forever in the core module's start function, i.e. while being instantiated.
+    /// Not in [`Behaviour::ALL`]: it never loads.
+    LoopAtStart,
 }
 
 /// The value every output row of the well-behaved fixtures holds.
@@ -62,6 +65,7 @@ impl Behaviour {
             Behaviour::GrowMemory => "wat-grow-memory",
             Behaviour::TrapOnTwoRows => "wat-trap-on-two-rows",
             Behaviour::WrongRowCount => "wat-wrong-row-count",
+            Behaviour::LoopAtStart => "wat-loop-at-start",
         }
     }
 
@@ -79,6 +83,15 @@ impl Behaviour {
                  (call $fill (local.get 0))"
             }
             Behaviour::WrongRowCount => "(call $fill (i32.add (local.get 0) (i32.const 1)))",
+            Behaviour::LoopAtStart => "(call $fill (local.get 0))",
+        }
+    }
+
+    /// The core module's start function, if it has one.
+    fn start(self) -> &'static str {
+        match self {
+            Behaviour::LoopAtStart => "(func $start (loop $spin (br $spin))) (start $start)",
+            _ => "",
         }
     }
 }
@@ -168,6 +181,7 @@ pub fn wat_text(behaviour: Behaviour) -> String {
     let heap = img.addr();
     let data = img.literal();
     let body = behaviour.body();
+    let start = behaviour.start();
     let (out1_ptr, out1_len) = out1;
     let (out2_ptr, out2_len) = out2;
     format!(
@@ -247,6 +261,7 @@ pub fn wat_text(behaviour: Behaviour) -> String {
 
     (func (export "post-transform") (param i32)
       (global.set $heap (i32.const {heap})))
+    {start}
   )
   (core instance $i (instantiate $m))
 

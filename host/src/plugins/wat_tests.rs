@@ -150,6 +150,29 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[test]
+fn instantiation_has_its_own_longer_but_bounded_budget() {
+    // The call deadline is 50 ms; instantiating (CPython's large image on a loaded machine)
+    // may take longer, up to `INSTANTIATE_BUDGET`, and a start function that never returns
+    // is still stopped there.
+    let engine = engine();
+    let component = engine
+        .compile(&wasm(Behaviour::LoopAtStart))
+        .expect("the component compiles");
+    let started = Instant::now();
+    let err = match TransformPlugin::new(&engine, &component) {
+        Ok(_) => panic!("a start function that loops cannot load"),
+        Err(e) => format!("{e:#}"),
+    };
+    let took = started.elapsed();
+    assert!(err.contains("cannot instantiate"), "{err}");
+    assert!(
+        took >= super::engine::INSTANTIATE_BUDGET - Duration::from_millis(50),
+        "stopped after {took:?}, at the call deadline rather than the instantiation budget"
+    );
+    assert!(took < Duration::from_secs(20), "the loop ran {took:?}");
+}
+
+#[test]
 fn growing_past_the_memory_limit_is_a_memory_error() {
     let engine = engine();
     let p = fixture(&engine, Behaviour::GrowMemory);
