@@ -565,6 +565,33 @@ fn requests_cannot_grow_the_metrics_without_bound() {
 }
 
 #[test]
+fn a_pushs_mode_never_becomes_a_metric_label_of_its_own() {
+    let (_tmp, repo) = known_repo();
+    let server = Server::start(&repo, &[]);
+    // The fuzz harness's long run once made /metrics 4.5 MB of these, one series per `to` a
+    // client sent (1 MiB strings among them), until rendering it stalled the server.
+    for i in 0..50 {
+        let body = format!(r#"{{"push_source_name":"nope","df":{{}},"to":"mode-{i}"}}"#);
+        assert_ne!(server.post_json("/push", &body).status, 200);
+    }
+    let r = server.post_json(
+        "/push",
+        r#"{"push_source_name":"nope","df":{},"to":"online"}"#,
+    );
+    assert_ne!(r.status, 200);
+    let metrics = server.get("/metrics").text();
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("feast_push_request_total{"))
+        .collect();
+    assert_eq!(
+        series,
+        [r#"feast_push_request_total{push_source="",mode="online"} 1"#],
+        "{series:#?}"
+    );
+}
+
+#[test]
 fn entity_rows_per_request_are_capped() {
     let (_tmp, repo) = known_repo();
     let read = |server: &Server, n: usize| {
