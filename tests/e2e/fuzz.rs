@@ -210,6 +210,21 @@ fn write_failure(settings: &Settings, start: u64, stop: u64, error: &str) -> Str
     format!("{note}\nwritten to {}", dir.display())
 }
 
+/// The generator stays within what a test process can hold: mutations compound (a cell made
+/// 1 MiB long, then its column copied 50,000 times), and a seed of the long run once built a
+/// 50 GB body and took the harness down. Past the server's 16 MiB limit by a margin, no more.
+#[test]
+fn generated_requests_stay_bounded() {
+    const LIMIT: usize = 64 << 20;
+    for seed in [SHORT_SEED, 0x18ed_c474_cc29_7c4d] {
+        for index in 0..3_000 {
+            let g = generate::generate(seed, index);
+            let len = g.request.bytes.len();
+            assert!(len <= LIMIT, "seed {seed:#x}, request {index}: {len} bytes");
+        }
+    }
+}
+
 /// The run in the test suite: a few thousand requests on a debug build, about a minute.
 #[test]
 fn short_run() {

@@ -37,6 +37,20 @@ impl Body {
         Value::String(format!("\u{1}{}\u{1}", self.raw.len() - 1))
     }
 
+    /// The length of `value` serialized, with the raw text of the markers it holds: what it
+    /// adds to the bytes sent.
+    fn expanded_len(&self, value: &Value) -> usize {
+        let text = value.to_string();
+        let markers: usize = self
+            .raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| text.contains(&format!("\"\\u0001{i}\\u0001\"")))
+            .map(|(_, raw)| raw.len())
+            .sum();
+        text.len() + markers
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut text = self.value.to_string();
         // Last first: a marker's raw text may hold earlier markers (a nested mutation).
@@ -119,6 +133,10 @@ const RAW_STRINGS: [&str; 6] = [
     "\"\\\"",
     "\"a\nb\"",
 ];
+
+/// How large a mutation may make a column: past the server's 16 MiB body limit, so that
+/// oversized bodies are still sent, and no more.
+const BODY_BUDGET: usize = 20 << 20;
 
 /// Depths around the limits that matter: 64 (the store's), 128 (serde_json's), far past them.
 const DEPTHS: [usize; 9] = [8, 63, 64, 65, 127, 128, 129, 1000, 100_000];
@@ -332,6 +350,14 @@ fn reshape(body: &mut Body, node: Value, rng: &mut Rng) -> Value {
                     // Many copies of the column's own cells: the row caps, and whether a
                     // repeated name is handled once.
                     let len = rng.pick(&[100usize, 10_001, 50_000]);
+                    // At most about BODY_BUDGET of them: 50,000 copies of a cell an earlier
+                    // mutation made 1 MiB long would be 50 GB in this process.
+                    let cell_bytes = items
+                        .iter()
+                        .map(|c| body.expanded_len(c) + 1)
+                        .sum::<usize>();
+                    let per_cell = (cell_bytes / items.len()).max(1);
+                    let len = len.min((BODY_BUDGET / per_cell).max(items.len()));
                     let cells = items.clone();
                     items = cells.iter().cycle().take(len).cloned().collect();
                 }
