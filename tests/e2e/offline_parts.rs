@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as J, json};
 
 use crate::http::Server;
-use crate::push::{offline_body, pushed_demo};
+use crate::push::{materialize_window, offline_body, pushed_demo};
 use crate::support::{clock, run};
 
 const SOURCE: &str = "data/driver_stats.parquet";
@@ -204,15 +204,11 @@ fn many_offline_pushes_are_compacted_and_every_row_is_still_materialized() {
     );
     assert!(files.iter().any(|f| f.ends_with("-c.parquet")), "{files:?}");
 
-    let r = server.post_json(
-        "/materialize",
-        &format!(
-            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
-            clock::naive(at - chrono::Duration::hours(1)),
-            clock::naive(at + chrono::Duration::hours(1))
-        ),
+    materialize_window(
+        &server,
+        at - chrono::Duration::hours(1),
+        at + chrono::Duration::hours(1),
     );
-    assert_eq!((r.status, r.text().as_str()), (200, "null"));
     let ids: Vec<String> = (0..n).map(|i| (5000 + i).to_string()).collect();
     let r = server.post_json(
         "/get-online-features",

@@ -224,6 +224,23 @@ fn acknowledged_pushes_survive_a_sigkill() {
     assert!(statuses.iter().all(|s| s == "PRESENT"), "{statuses:?}");
 }
 
+/// `POST /materialize` of `[start, end]`, which must succeed.
+pub fn materialize_window(
+    server: &Server,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) {
+    let r = server.post_json(
+        "/materialize",
+        &format!(
+            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
+            clock::naive(start),
+            clock::naive(end)
+        ),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "null"));
+}
+
 pub fn offline_body(driver: i64, conv_rate: f64, ts: &str, to: &str) -> String {
     push_body(driver, conv_rate, ts).replace(r#""to":"online""#, &format!(r#""to":"{to}""#))
 }
@@ -274,15 +291,11 @@ fn an_offline_push_appends_a_part_and_materialize_serves_it() {
         "{parts:?}"
     );
     // Materializing reads the parts: the pushed row reaches both views of the source.
-    let r = server.post_json(
-        "/materialize",
-        &format!(
-            r#"{{"start_ts":"{}","end_ts":"{}"}}"#,
-            clock::naive(pushed_at - chrono::Duration::days(1)),
-            clock::naive(pushed_at + chrono::Duration::days(1))
-        ),
+    materialize_window(
+        &server,
+        pushed_at - chrono::Duration::days(1),
+        pushed_at + chrono::Duration::days(1),
     );
-    assert_eq!((r.status, r.text().as_str()), (200, "null"));
     for view in ["driver_hourly_stats", "driver_hourly_stats_fresh"] {
         assert_eq!(read(view)["values"], serde_json::json!([0.125]), "{view}");
     }

@@ -7,10 +7,11 @@
 //! `NaN`, lone surrogate escapes, duplicate keys, nesting deeper than the parser's own limit.
 //! Those go in as marker strings that are replaced by raw text after serialization.
 //!
-//! What a mutation may never do is name a demo driver in a write (the snapshot would change
-//! for a legitimate reason): no interesting number is near the demo's ids or the private ones,
-//! a number is only moved by one or negated, and a column only grows by copies of its own
-//! cells.
+//! What a mutation may never do is name a demo driver, or another request's private driver, in
+//! a write (the snapshot would change for a legitimate reason, or a refused request would seem
+//! to have written): no interesting number is near the demo's ids or the private ones, a number
+//! is only moved by one or negated, a column only grows by copies of its own cells, and a
+//! flipped bit never lands in a digit.
 
 use serde_json::{Map, Value};
 
@@ -404,8 +405,16 @@ pub fn damage_bytes(bytes: &mut Vec<u8>, rng: &mut Rng) {
             bytes.splice(at..at, bad.iter().copied());
         }
         2 => {
-            let i = rng.below(bytes.len());
-            bytes[i] ^= 1 << rng.below(8);
+            // Never in a digit: a flipped bit turns one digit into another, and so one
+            // request's private driver id into another's (5001821200 into 5001820200), which
+            // would then seem written by a request the server refused.
+            let from = rng.below(bytes.len());
+            let at = (0..bytes.len())
+                .map(|k| (from + k) % bytes.len())
+                .find(|&i| !bytes[i].is_ascii_digit());
+            if let Some(i) = at {
+                bytes[i] ^= 1 << rng.below(8);
+            }
         }
         3 => {
             bytes.splice(0..0, b"\xef\xbb\xbf".iter().copied());

@@ -26,17 +26,10 @@ pub const MAX_METRICS_BYTES: usize = 256 << 10;
 /// The reads whose answers must never change: every view, with and without the transforms.
 fn snapshot_reads() -> Vec<String> {
     let features = |view: &str| -> Vec<String> {
-        [
-            "conv_rate",
-            "acc_rate",
-            "avg_daily_trips",
-            "driver_metadata",
-            "driver_config",
-            "driver_profile",
-        ]
-        .iter()
-        .map(|f| format!("{view}:{f}"))
-        .collect()
+        seeds::FEATURES
+            .iter()
+            .map(|f| format!("{view}:{f}"))
+            .collect()
     };
     let mut drivers = DEMO_DRIVERS.to_vec();
     drivers.push(999);
@@ -351,14 +344,7 @@ impl Oracle {
         let ids: Vec<i64> = all.iter().flat_map(|&i| seeds::private_ids(i).1).collect();
         let mut features = Vec::new();
         for view in ["driver_hourly_stats", "driver_hourly_stats_fresh"] {
-            for f in [
-                "conv_rate",
-                "acc_rate",
-                "avg_daily_trips",
-                "driver_metadata",
-                "driver_config",
-                "driver_profile",
-            ] {
+            for f in seeds::FEATURES {
                 features.push(format!("{view}:{f}"));
             }
         }

@@ -88,7 +88,8 @@ pub fn pick_route(rng: &mut Rng) -> Route {
     ROUTES[rng.weighted(&weights)].0
 }
 
-const FEATURES: [&str; 6] = [
+/// The demo views' features, in the order the demo declares them.
+pub const FEATURES: [&str; 6] = [
     "conv_rate",
     "acc_rate",
     "avg_daily_trips",
