@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["types", "proto"],
     &["pycompat"],
-    &["fsio", "watch"],
+    &["fsio", "watch", "heap"],
     &["repo"],
     &["registry"],
     &["vector", "online", "offline"],

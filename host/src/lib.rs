@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod fsio;
 pub mod grpc;
+pub mod heap;
 pub mod http;
 pub mod offline;
 pub mod online;

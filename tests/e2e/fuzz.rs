@@ -117,10 +117,11 @@ fn fuzz(settings: &Settings) -> Result<String, String> {
         }
         if stop >= next_report {
             println!(
-                "fuzz: {} requests, {:.0} s, max RSS {} MiB",
+                "fuzz: {} requests, {:.0} s, max RSS {} MiB ({} MiB anonymous)",
                 stop - settings.from,
                 started.elapsed().as_secs_f64(),
-                oracle.max_rss_kib / 1024
+                oracle.max_rss_kib / 1024,
+                oracle.max_anon_kib / 1024
             );
             next_report += (settings.requests / 20).max(settings.batch);
         }
@@ -131,13 +132,14 @@ fn fuzz(settings: &Settings) -> Result<String, String> {
     }
     let secs = started.elapsed().as_secs_f64();
     Ok(format!(
-        "fuzz: seed {:#x}: {} requests in {:.1} s ({:.0} req/s); max RSS {} MiB; max /metrics {} kB; \
+        "fuzz: seed {:#x}: {} requests in {:.1} s ({:.0} req/s); max RSS {} MiB ({} MiB anonymous); max /metrics {} kB; \
          writes accepted {}, refused {}; answers by status {:?}",
         settings.seed,
         settings.requests,
         secs,
         settings.requests as f64 / secs,
         oracle.max_rss_kib / 1024,
+        oracle.max_anon_kib / 1024,
         oracle.max_metrics_bytes / 1000,
         oracle.accepted_writes,
         oracle.rejected_writes.len(),

@@ -115,6 +115,7 @@ pub(super) fn run(config: RepoConfig, args: &ServeArgs, log_level: &str) -> Resu
         _ => bail!("--key and --cert go together: give both for TLS, or neither"),
     };
     metrics::install();
+    crate::heap::start_trimming();
     let store: Arc<dyn online::OnlineStore> = Arc::from(online::open(&config)?);
     let project = config.project.clone();
     let core = Arc::new(FeatureServer::new(config, store)?);

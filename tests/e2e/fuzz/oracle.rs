@@ -55,6 +55,8 @@ pub struct Oracle {
     snapshot: Vec<(String, Vec<u8>)>,
     rss_cap_kib: u64,
     pub max_rss_kib: u64,
+    /// Of which anonymous (the heap), the figure the cap applies to.
+    pub max_anon_kib: u64,
     pub max_metrics_bytes: usize,
     /// Answers by status, and the other outcomes by name.
     pub counts: BTreeMap<String, u64>,
@@ -130,6 +132,7 @@ impl Oracle {
             snapshot,
             rss_cap_kib,
             max_rss_kib: 0,
+            max_anon_kib: 0,
             max_metrics_bytes: 0,
             counts: BTreeMap::new(),
             accepted_writes: 0,
@@ -228,11 +231,15 @@ impl Oracle {
                 String::from_utf8_lossy(&body)
             ));
         }
-        let rss = vm_rss_kib(self.pid).ok_or("no VmRSS: the process is gone")?;
+        // The cap is on the heap: the file-backed rest is LMDB's map, which grows with every
+        // accepted write (1 MiB strings among them) and which the kernel may evict at will.
+        let rss = status_kib(self.pid, "VmRSS:").ok_or("no VmRSS: the process is gone")?;
+        let anon = status_kib(self.pid, "RssAnon:").ok_or("no RssAnon: the process is gone")?;
         self.max_rss_kib = self.max_rss_kib.max(rss);
-        if rss > self.rss_cap_kib {
+        self.max_anon_kib = self.max_anon_kib.max(anon);
+        if anon > self.rss_cap_kib {
             return Err(format!(
-                "RSS {rss} KiB is over the cap of {} KiB",
+                "anonymous RSS {anon} KiB (of {rss} KiB) is over the cap of {} KiB",
                 self.rss_cap_kib
             ));
         }
@@ -412,12 +419,12 @@ impl Oracle {
     }
 }
 
-/// The process's resident set, from /proc.
-pub fn vm_rss_kib(pid: u32) -> Option<u64> {
+/// A kB figure of the process's /proc status (`VmRSS:`, `RssAnon:`).
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
