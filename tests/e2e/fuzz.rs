@@ -70,7 +70,9 @@ fn served_demo() -> (tempfile::TempDir, Server, std::path::PathBuf) {
     let (tmp, repo) = demo_repo();
     run(&repo, &["apply"]).success();
     let end = clock::date(clock::far_future());
-    run(&repo, &["materialize", "2000-01-01", &end, "--no-progress"]).success();
+    // Ten years back: before every generated row, which are days old, whatever the date.
+    let start = clock::date(clock::now() - chrono::Duration::days(3650));
+    run(&repo, &["materialize", &start, &end, "--no-progress"]).success();
     let log = tmp.path().join("serve.log");
     let server = Server::start_logging_to(&repo, &[], &log);
     (tmp, server, log)

@@ -204,14 +204,7 @@ fn http_mutations(route: Route, body: &[u8], rng: &mut Rng) -> Request {
     bytes.extend_from_slice(&payload);
     if rng.chance(1) {
         fresh = true;
-        // Anywhere but in a digit (see `mutate::damage_bytes`).
-        let from = rng.below(bytes.len());
-        let at = (0..bytes.len())
-            .map(|k| (from + k) % bytes.len())
-            .find(|&i| !bytes[i].is_ascii_digit());
-        if let Some(i) = at {
-            bytes[i] ^= 1 << rng.below(8);
-        }
+        mutate::flip_bit_outside_digits(&mut bytes, rng);
     }
     Request { bytes, fresh }
 }

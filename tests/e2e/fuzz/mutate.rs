@@ -404,22 +404,27 @@ pub fn damage_bytes(bytes: &mut Vec<u8>, rng: &mut Rng) {
             ]);
             bytes.splice(at..at, bad.iter().copied());
         }
-        2 => {
-            // Never in a digit: a flipped bit turns one digit into another, and so one
-            // request's private driver id into another's (5001821200 into 5001820200), which
-            // would then seem written by a request the server refused.
-            let from = rng.below(bytes.len());
-            let at = (0..bytes.len())
-                .map(|k| (from + k) % bytes.len())
-                .find(|&i| !bytes[i].is_ascii_digit());
-            if let Some(i) = at {
-                bytes[i] ^= 1 << rng.below(8);
-            }
-        }
+        2 => flip_bit_outside_digits(bytes, rng),
         3 => {
             bytes.splice(0..0, b"\xef\xbb\xbf".iter().copied());
         }
         4 => bytes.extend_from_slice(rng.pick(&[&b"}"[..], b",", b" x", b"\0", b"{}"])),
         _ => bytes.clear(),
+    }
+}
+
+/// Flips one bit of `bytes`, never in a digit: a flipped bit turns one digit into another, and
+/// so one request's private driver id into another's (5001821200 into 5001820200), which would
+/// then seem written by a request the server refused.
+pub fn flip_bit_outside_digits(bytes: &mut [u8], rng: &mut Rng) {
+    if bytes.is_empty() {
+        return;
+    }
+    let from = rng.below(bytes.len());
+    let at = (0..bytes.len())
+        .map(|k| (from + k) % bytes.len())
+        .find(|&i| !bytes[i].is_ascii_digit());
+    if let Some(i) = at {
+        bytes[i] ^= 1 << rng.below(8);
     }
 }
