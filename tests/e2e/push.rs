@@ -399,3 +399,39 @@ fn an_offline_push_is_checked_like_an_online_one_and_writes_nothing_when_refused
     let end = clock::date(clock::far_future());
     run(&repo, &["materialize", "2000-01-01", &end]).success();
 }
+
+#[test]
+fn a_body_whose_values_would_take_far_more_memory_than_its_size_is_refused_before_decoding() {
+    let (_tmp, repo) = pushed_demo();
+    let server = Server::start(&repo, &[]);
+    // The fuzz harness's long run found this shape: a 10 MB push whose driver_id column holds
+    // 50,000 cells nested 100 deep (the others 2 long). Decoded, every two of its bytes are a
+    // container of its own: it took the server from 2 MB to 1.3 GB before it answered.
+    let cell = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let cells = vec![cell.as_str(); 50_000].join(",");
+    let push = format!(
+        r#"{{"push_source_name":"driver_stats_push_source","df":{{"driver_id":[{cells}],"conv_rate":[0.5,0.5]}},"to":"online"}}"#
+    );
+    let read = format!(r#"{{{FRESH},"entities":{{"driver_id":[{cells}]}}}}"#);
+    let answers: Vec<_> = [("/push", &push), ("/get-online-features", &read)]
+        .into_iter()
+        .map(|(route, body)| {
+            assert!(body.len() > 10_000_000 && body.len() < 16 << 20);
+            (route, server.post_json(route, body))
+        })
+        .collect();
+    // The bodies themselves (10 MB each, read in full) are all the memory they took.
+    let peak = crate::support::status_kib(server.pid(), "VmHWM:").unwrap();
+    assert!(peak < 150 * 1024, "the server's peak RSS is {peak} KiB");
+    for (route, r) in answers {
+        assert_eq!(r.status, 413, "{route}: {}", r.text());
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(
+            detail.starts_with("Request body too large to decode: its JSON values would take more than 268435456 bytes of memory"),
+            "{detail}"
+        );
+    }
+    // And the server goes on as before.
+    let r = server.post_json("/push", &push_body(1001, 0.75, "2026-11-24 10:59:42+00:00"));
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -126,3 +126,13 @@ pub fn apply_and_materialize(repo: &Path) {
     )
     .success();
 }
+
+/// A kB figure of a process's /proc status (`VmRSS:`, `RssAnon:`, `VmHWM:`).
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}

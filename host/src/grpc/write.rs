@@ -42,7 +42,7 @@ pub async fn push(
         })?;
         let core = core.clone();
         let source = req.stream_feature_view;
-        blocking(move || core.push(caller.as_deref(), &source, &to, &df)).await?;
+        blocking(move || core.push(caller.as_deref(), &source, &to, df)).await?;
         Ok(Response::new(PushResponse { status: true }))
     };
     timer.finish(served.await)
@@ -61,7 +61,7 @@ pub async fn write_to_online_store(
         let df = row_frame(core, req.features, req.typed_features, |v| v.name == view)?;
         let core = core.clone();
         let view = req.feature_view_name;
-        blocking(move || core.write_to_online_store(caller.as_deref(), &view, &df)).await?;
+        blocking(move || core.write_to_online_store(caller.as_deref(), &view, df)).await?;
         Ok(Response::new(WriteToOnlineStoreResponse { status: true }))
     };
     timer.finish(served.await)

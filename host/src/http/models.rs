@@ -43,10 +43,17 @@ pub trait Model: Sized {
 /// Prefer [`parse_request`] in a handler: it also answers FastAPI's 400 for a body Python
 /// cannot decode. Here such a body gets one `json_invalid` detail instead (with serde_json's
 /// description in `ctx.error`), since the signature has no room for a 400.
+/// No memory budget applies here (see [`parse_request`]).
 pub fn parse_body<T: Model>(body: &[u8]) -> Result<T, Vec<ValidationDetail>> {
-    match decode_body(body) {
+    match decode_body(body, usize::MAX) {
         Ok(v) => T::from_value(v),
         Err(BodyError::Invalid(detail) | BodyError::Unreadable(detail)) => Err(vec![*detail]),
+        Err(BodyError::TooCostly(estimate)) => Err(vec![crate::pycompat::pydantic::detail(
+            "too_costly",
+            &[Value::from("body")],
+            "Request body too large to decode",
+            Value::from(estimate),
+        )]),
     }
 }
 
@@ -57,13 +64,23 @@ pub fn parse_body<T: Model>(body: &[u8]) -> Result<T, Vec<ValidationDetail>> {
 ///   accept but serde_json cannot represent (`NaN`/`Infinity`, numbers beyond f64's range,
 ///   lone surrogate escapes, nesting deeper than 128) get this 400 too: a deliberate
 ///   divergence (Python goes on with them, and usually ends in a 500 or a store error).
-pub fn parse_request<T: Model>(body: &[u8]) -> Result<T, ApiError> {
-    match decode_body(body) {
+/// * 413 for a body whose values would take more than `budget` bytes once decoded
+///   ([`crate::http::state::BodyLimits::decoded_budget`]), refused before it is decoded:
+///   Python would decode it, whatever it costs.
+pub fn parse_request<T: Model>(body: &[u8], budget: usize) -> Result<T, ApiError> {
+    match decode_body(body, budget) {
         Ok(v) => T::from_value(v).map_err(|details| ApiError::validation(&details)),
         Err(BodyError::Invalid(detail)) => Err(ApiError::validation(&[*detail])),
         Err(BodyError::Unreadable(_)) => {
             Err(ApiError::detail(400, "There was an error parsing the body"))
         }
+        Err(BodyError::TooCostly(_)) => Err(ApiError::detail(
+            413,
+            &format!(
+                "Request body too large to decode: its JSON values would take more than {budget} bytes of memory ({}× feature_server.max_request_body_bytes); send it in smaller requests",
+                crate::http::state::DECODED_PER_BODY_BYTE
+            ),
+        )),
     }
 }
 

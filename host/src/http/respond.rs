@@ -48,14 +48,15 @@ pub fn json(status: u16, body: Vec<u8>) -> Response {
 }
 
 /// Reads the body (413 over the limit, 408 too slow) and parses it as the route's request
-/// model (422 with FastAPI's details when it does not fit).
+/// model (422 with FastAPI's details when it does not fit, 413 when its values would take
+/// more memory than [`BodyLimits::decoded_budget`]).
 pub async fn read_request<T: Model>(
     headers: &HeaderMap,
     body: Body,
     limits: &BodyLimits,
 ) -> Result<T, ApiError> {
     let bytes = read_body(headers, body, limits).await?;
-    parse_request(&bytes)
+    parse_request(&bytes, limits.decoded_budget())
 }
 
 /// Reads the whole body, refusing one over the size limit with 413 (early, from

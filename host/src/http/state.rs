@@ -24,6 +24,21 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
+/// How many times its size limit a body's decoded JSON may take in memory
+/// ([`BodyLimits::decoded_budget`]). Ordinary data decodes into 3× (long strings) to 29×
+/// (short integers) its text (`types::json_cost`); nested containers into up to 150×. At 16×,
+/// a body of the largest size is refused only when its values are tiny or deeply nested, and
+/// one body's tree never takes more than 256 MiB under the default limit.
+pub const DECODED_PER_BODY_BYTE: usize = 16;
+
+impl BodyLimits {
+    /// The most memory one body's decoded JSON may take: [`DECODED_PER_BODY_BYTE`] times the
+    /// size limit, the same for every body, so that small bodies may nest as they need to.
+    pub fn decoded_budget(&self) -> usize {
+        self.bytes.saturating_mul(DECODED_PER_BODY_BYTE)
+    }
+}
+
 /// The HTTP front's shared state.
 pub struct AppState {
     /// The serving core.

@@ -30,12 +30,7 @@ pub async fn push(
     let principal = owned_principal(caller);
     let core = state.core.clone();
     let result = blocking("the write task", move || {
-        Ok(core.push(
-            principal.as_deref(),
-            &req.push_source_name,
-            &req.to,
-            &req.df,
-        )?)
+        Ok(core.push(principal.as_deref(), &req.push_source_name, &req.to, req.df)?)
     })
     .await;
     if let Some(mode) = mode {
@@ -69,7 +64,7 @@ pub async fn write_to_online_store(
     let principal = owned_principal(caller);
     let core = state.core.clone();
     blocking("the write task", move || {
-        Ok(core.write_to_online_store(principal.as_deref(), &req.feature_view_name, &req.df)?)
+        Ok(core.write_to_online_store(principal.as_deref(), &req.feature_view_name, req.df)?)
     })
     .await?;
     Ok(timer.succeeded(json(200, b"null".to_vec())))

@@ -15,9 +15,14 @@ pub(crate) enum BodyError {
     Invalid(Box<ValidationDetail>),
     /// FastAPI answers 400; the detail is what [`crate::http::models::parse_body`] reports instead.
     Unreadable(Box<ValidationDetail>),
+    /// The decoded values would take more memory than the budget allows (their estimate so
+    /// far, past it): answered 413 before anything is decoded. Python has no such limit.
+    TooCostly(usize),
 }
 
-pub(crate) fn decode_body(body: &[u8]) -> Result<Value, BodyError> {
+/// Decodes a body as `json.loads` would, unless its values are estimated to take more than
+/// `budget` bytes once decoded (`types::json_cost`).
+pub(crate) fn decode_body(body: &[u8], budget: usize) -> Result<Value, BodyError> {
     // FastAPI only decodes a non-empty body; no body at all leaves the model's value `None`.
     if body.is_empty() {
         return Err(BodyError::Invalid(Box::new(missing_body())));
@@ -28,6 +33,9 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Value, BodyError> {
             "the body is not valid UTF-8, UTF-16 or UTF-32",
         ))));
     };
+    if let Err(estimate) = crate::types::json_cost::decoded_cost(&text, budget) {
+        return Err(BodyError::TooCostly(estimate));
+    }
     match serde_json::from_str::<Value>(&text) {
         // A JSON `null` is a value like any other: current FastAPI (0.165) validates it, and
         // pydantic answers `model_attributes_type`. Older FastAPI (0.141) called it missing.

@@ -22,7 +22,7 @@ impl FeatureServer {
         caller: Option<&Principal>,
         push_source_name: &str,
         to: &str,
-        df: &Map<String, Json>,
+        df: Map<String, Json>,
     ) -> Result<(), ServingError> {
         // The actions in Feast's order (`WRITE` is `[WRITE_OFFLINE, WRITE_ONLINE]`), which its
         // denial message lists.
@@ -121,7 +121,7 @@ impl FeatureServer {
         &self,
         caller: Option<&Principal>,
         name: &str,
-        df: &Map<String, Json>,
+        df: Map<String, Json>,
     ) -> Result<(), ServingError> {
         let snapshot = self.snapshot();
         let registry = &snapshot.registry;

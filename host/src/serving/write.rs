@@ -16,8 +16,9 @@ pub type Columns = Vec<(String, Vec<Json>)>;
 
 /// Turns a JSON object of columns into equal-length columns, broadcasting scalars when at
 /// least one column is a list (pandas' rule); all-scalar frames and ragged lists are refused
-/// as pandas refuses them.
-pub fn columns_of(df: &serde_json::Map<String, Json>) -> Result<Columns, ServingError> {
+/// as pandas refuses them. The lists are moved, not copied (a body may hold hundreds of MB of
+/// them), and only once every length is known to fit.
+pub fn columns_of(df: serde_json::Map<String, Json>) -> Result<Columns, ServingError> {
     let len = df.values().filter_map(Json::as_array).map(Vec::len).max();
     let Some(len) = len else {
         if df.is_empty() {
@@ -27,15 +28,21 @@ pub fn columns_of(df: &serde_json::Map<String, Json>) -> Result<Columns, Serving
             "If using all scalar values, you must pass an index".into(),
         ));
     };
-    df.iter()
+    if df
+        .values()
+        .any(|v| v.as_array().is_some_and(|a| a.len() != len))
+    {
+        return Err(ServingError::Other(
+            "All arrays must be of the same length".into(),
+        ));
+    }
+    Ok(df
+        .into_iter()
         .map(|(name, v)| match v {
-            Json::Array(items) if items.len() == len => Ok((name.clone(), items.clone())),
-            Json::Array(_) => Err(ServingError::Other(
-                "All arrays must be of the same length".into(),
-            )),
-            scalar => Ok((name.clone(), vec![scalar.clone(); len])),
+            Json::Array(items) => (name, items),
+            scalar => (name, vec![scalar; len]),
         })
-        .collect()
+        .collect())
 }
 
 /// Which timestamp columns a write may use besides the view's source's own names: the Feast

@@ -7,6 +7,7 @@ mod dtype;
 mod duration;
 mod entity_key;
 pub mod json;
+pub mod json_cost;
 pub mod time;
 mod value;
 pub mod value_proto;

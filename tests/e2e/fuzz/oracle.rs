@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::generate::{Generated, Pushed};
 use super::seeds::{self, DEMO_DRIVERS};
 use super::wire::{Conn, Outcome, Request};
+use crate::support::status_kib;
 
 /// What `/metrics` may grow to: its series are fixed by the routes, statuses, views and
 /// plugins, about 60 kB for the demo, whatever the requests held.
@@ -417,14 +418,4 @@ impl Oracle {
         }
         Ok(())
     }
-}
-
-/// A kB figure of the process's /proc status (`VmRSS:`, `RssAnon:`).
-pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }
