@@ -60,9 +60,12 @@ fn main() {
 ///
 /// `feast.types.Value` is not generated: it maps to our own `proto::WireValue`, which reads
 /// and writes a value with the hand-written codec the online stores use (`types::value_proto`),
-/// so the Value format has one implementation. The request messages' maps decode into
-/// `BTreeMap`s: a protobuf map has no order, and a sorted one makes a request's entity columns
-/// come out the same every time.
+/// so the Value format has one implementation. The server's `FeatureVector` (a response
+/// column) is `proto::EncodedFeatureVector`, written straight from the core's columns; the
+/// serving messages are generated a second time, whole and with tonic's clients, for the
+/// clients in the tests and the load generator (`proto::client`). The request messages' maps
+/// decode into `BTreeMap`s: a protobuf map has no order, and a sorted one makes a request's
+/// entity columns come out the same every time.
 fn compile_protos(manifest_dir: &Path, out_dir: &Path) {
     let root = manifest_dir.join("proto");
     println!("cargo:rerun-if-changed={}", root.display());
@@ -78,18 +81,42 @@ fn compile_protos(manifest_dir: &Path, out_dir: &Path) {
         prost::Message::encode_to_vec(&descriptors),
     )
     .expect("OUT_DIR is writable");
+    // The server's messages: a response column (`FeatureVector`) is our own
+    // `proto::EncodedFeatureVector`, written straight from the core's columns.
     tonic_prost_build::configure()
-        .build_client(true)
+        .build_client(false)
         .build_server(true)
         .build_transport(false)
         // Requests that do not decode are INVALID_ARGUMENT, not tonic's INTERNAL.
         .codec_path("crate::grpc::codec::FeastCodec")
         .extern_path(".feast.types.Value", "crate::proto::WireValue")
+        .extern_path(
+            ".feast.serving.GetOnlineFeaturesResponse.FeatureVector",
+            "crate::proto::EncodedFeatureVector",
+        )
+        .btree_map(".feast.serving")
+        .btree_map(".PushRequest")
+        .btree_map(".WriteToOnlineStoreRequest")
+        .compile_fds(descriptors.clone())
+        .expect("tonic-prost-build generates the Feast messages and services");
+    // The clients' messages (the e2e tests', the load generator's): the serving messages
+    // again, with prost's own `FeatureVector`, and tonic's client code. The other packages
+    // are the server's (only `feast.serving` and `GrpcServer.proto` are included from here).
+    let client_dir = out_dir.join("client");
+    std::fs::create_dir_all(&client_dir).expect("OUT_DIR is writable");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(false)
+        .build_transport(false)
+        .out_dir(&client_dir)
+        .extern_path(".feast.types.Value", "crate::proto::WireValue")
+        .extern_path(".feast.types", "crate::proto::feast::types")
+        .extern_path(".feast.core", "crate::proto::feast::core")
         .btree_map(".feast.serving")
         .btree_map(".PushRequest")
         .btree_map(".WriteToOnlineStoreRequest")
         .compile_fds(descriptors)
-        .expect("tonic-prost-build generates the Feast messages and services");
+        .expect("tonic-prost-build generates the Feast messages and clients");
 }
 
 fn build_guest(guest: &Path, artifact: &str, out_dir: &Path) -> Result<PathBuf, String> {

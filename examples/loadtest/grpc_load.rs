@@ -6,7 +6,12 @@
 //!
 //! Each of `--concurrency` workers holds its own connection (one HTTP/1.1 keep-alive
 //! connection, or one HTTP/2 connection for gRPC, as wrk's `-c`) and sends the next request
-//! when the last one is answered. Requests are encoded once; responses are read whole but not
+//! when the last one is answered. Both protocols go through hyper's own client connections
+//! (`client::conn::http1` and `http2`), with no pool, no tower stack and no codec around them:
+//! a gRPC call is a POST of the length-prefixed message with `te: trailers`, its answer the
+//! prefixed message and a `grpc-status` trailer. A tonic channel adds a buffer task and a
+//! tower stack per call, CPU taken from the cores the server shares; this way the two clients
+//! are the same code but for the protocol. Requests are encoded once; responses are read whole but not
 //! parsed (both are checked once, before the run, to be the expected answer), so neither
 //! protocol's client-side parsing is in the figures. The runtime has one thread, like
 //! `wrk -t1`, to leave the other cores to the server. Prints one tab-separated line:
@@ -19,8 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 use edgefeat::proto::WireValue;
-use edgefeat::proto::feast::serving::get_online_features_request::Kind;
-use edgefeat::proto::feast::serving::{
+use edgefeat::proto::client::feast::serving::get_online_features_request::Kind;
+use edgefeat::proto::client::feast::serving::{
     FeatureList, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
 };
 use edgefeat::proto::feast::types::RepeatedValue;
@@ -28,10 +33,6 @@ use edgefeat::types::Value;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use prost::Message;
-use prost::bytes::{Buf as _, BufMut as _};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
-use tonic::transport::{Channel, Endpoint};
 
 #[derive(Parser)]
 struct Args {
@@ -87,13 +88,20 @@ fn grpc_body(n: usize) -> Result<Bytes> {
         entities: [("driver_id".to_string(), column)].into(),
         ..Default::default()
     };
-    Ok(Bytes::from(request.encode_to_vec()))
+    // gRPC's framing: not compressed (0), then the message's length, big-endian.
+    let message = request.encode_to_vec();
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+    framed.extend_from_slice(&message);
+    Ok(Bytes::from(framed))
 }
 
 /// One worker's connection.
 enum Client {
     Http(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
-    Grpc(tonic::client::Grpc<Channel>),
+    /// A handle on an HTTP/2 connection; clones share it.
+    Grpc(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
 }
 
 impl Client {
@@ -109,11 +117,15 @@ impl Client {
                 Ok(Client::Http(send))
             }
             "grpc" => {
-                let channel = Endpoint::from_shared(format!("http://{addr}"))?
-                    .tcp_nodelay(true)
-                    .connect()
-                    .await?;
-                Ok(Client::Grpc(tonic::client::Grpc::new(channel)))
+                let stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                let (send, conn) = hyper::client::conn::http2::handshake(
+                    hyper_util::rt::TokioExecutor::new(),
+                    hyper_util::rt::TokioIo::new(stream),
+                )
+                .await?;
+                tokio::spawn(conn);
+                Ok(Client::Grpc(send))
             }
             other => bail!("--front is grpc or http, not {other}"),
         }
@@ -134,14 +146,31 @@ impl Client {
                 ensure!(status == 200, "HTTP {status}: {bytes:?}");
                 Ok(bytes)
             }
-            Client::Grpc(grpc) => {
-                grpc.ready().await?;
-                let path =
-                    PathAndQuery::from_static("/feast.serving.ServingService/GetOnlineFeatures");
-                let response = grpc
-                    .unary(tonic::Request::new(body.clone()), path, Raw)
-                    .await?;
-                Ok(response.into_inner())
+            Client::Grpc(send) => {
+                send.ready().await?;
+                let request = hyper::Request::post(format!(
+                    "http://{addr}/feast.serving.ServingService/GetOnlineFeatures"
+                ))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(Full::new(body.clone()))?;
+                let response = send.send_request(request).await?;
+                let status = response.status();
+                // A call that fails at once answers its status in the headers alone.
+                let early = response.headers().get("grpc-status").cloned();
+                let collected = response.into_body().collect().await?;
+                let grpc_status = early.or_else(|| {
+                    collected
+                        .trailers()
+                        .and_then(|t| t.get("grpc-status").cloned())
+                });
+                ensure!(
+                    status == 200 && grpc_status.as_ref().is_some_and(|s| s == "0"),
+                    "HTTP {status}, grpc-status {grpc_status:?}"
+                );
+                let bytes = collected.to_bytes();
+                ensure!(bytes.len() >= 5, "a gRPC answer without its message");
+                Ok(bytes.slice(5..))
             }
         }
     }
@@ -164,39 +193,6 @@ fn check(front: &str, bytes: &Bytes, n: usize) -> Result<()> {
     };
     ensure!(rows == vec![n; 4], "unexpected answer shape {rows:?}");
     Ok(())
-}
-
-/// Message bytes as they are, both ways.
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
 }
 
 fn cpu_ticks(pid: u32) -> Result<u64> {
@@ -260,7 +256,7 @@ fn main() -> Result<()> {
         }
         let warm_until = Instant::now() + Duration::from_secs(1);
         let end = warm_until + Duration::from_secs(args.duration);
-        let channels: Vec<tonic::client::Grpc<Channel>> = clients
+        let channels: Vec<hyper::client::conn::http2::SendRequest<Full<Bytes>>> = clients
             .iter()
             .filter_map(|c| match c {
                 Client::Grpc(grpc) => Some(grpc.clone()),
@@ -270,7 +266,7 @@ fn main() -> Result<()> {
         let per_worker: Vec<Client> = if channels.is_empty() {
             clients
         } else {
-            // A clone of a tonic channel is another handle on the same connection.
+            // A clone of an HTTP/2 `SendRequest` is another handle on the same connection.
             (0..args.concurrency)
                 .map(|i| Client::Grpc(channels[i % channels.len()].clone()))
                 .collect()

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use edgefeat::proto::WireValue;
-use edgefeat::proto::feast::serving::get_online_features_request::Kind;
-use edgefeat::proto::feast::serving::serving_service_client::ServingServiceClient;
-use edgefeat::proto::feast::serving::{
+use edgefeat::proto::client::feast::serving::get_online_features_request::Kind;
+use edgefeat::proto::client::feast::serving::serving_service_client::ServingServiceClient;
+use edgefeat::proto::client::feast::serving::{
     FeatureList, GetFeastServingInfoRequest, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
 };
+use edgefeat::proto::client::grpc_server::PushRequest;
+use edgefeat::proto::client::grpc_server::grpc_feature_server_client::GrpcFeatureServerClient;
 use edgefeat::proto::feast::types::RepeatedValue;
-use edgefeat::proto::grpc_server::PushRequest;
-use edgefeat::proto::grpc_server::grpc_feature_server_client::GrpcFeatureServerClient;
 use edgefeat::types::Value;
 use prost::Message;
 use serde_json::{Value as Json, json};

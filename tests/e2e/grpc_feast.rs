@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use edgefeat::proto::feast::serving::GetOnlineFeaturesResponse;
-use edgefeat::proto::grpc_server::PushResponse;
+use edgefeat::proto::client::feast::serving::GetOnlineFeaturesResponse;
+use edgefeat::proto::client::grpc_server::PushResponse;
 use edgefeat::types::Value;
 use prost::Message;
 use serde_json::Value as Json;

@@ -4,10 +4,12 @@
 //! with the messages of HTTP's 401 and 403.
 
 use edgefeat::proto::WireValue;
-use edgefeat::proto::feast::serving::FeatureList;
-use edgefeat::proto::feast::serving::get_online_features_request::Kind;
-use edgefeat::proto::feast::serving::serving_service_client::ServingServiceClient;
-use edgefeat::proto::feast::serving::{GetOnlineFeaturesRequest, GetOnlineFeaturesResponse};
+use edgefeat::proto::client::feast::serving::FeatureList;
+use edgefeat::proto::client::feast::serving::get_online_features_request::Kind;
+use edgefeat::proto::client::feast::serving::serving_service_client::ServingServiceClient;
+use edgefeat::proto::client::feast::serving::{
+    GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
+};
 use edgefeat::proto::feast::types::RepeatedValue;
 use edgefeat::types::Value;
 use tonic::Code;

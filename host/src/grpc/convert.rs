@@ -3,18 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use prost_types::Timestamp;
 use serde_json::{Map, Value as Json};
 use tonic::Status;
 
-use crate::proto::WireValue;
 use crate::proto::feast::serving::get_online_features_request::Kind;
-use crate::proto::feast::serving::get_online_features_response::FeatureVector;
 use crate::proto::feast::serving::{
     FeatureList, GetOnlineFeaturesRequest, GetOnlineFeaturesResponse,
     GetOnlineFeaturesResponseMetadata,
 };
 use crate::proto::feast::types::RepeatedValue;
+use crate::proto::{EncodedFeatureVector, WireValue};
 use crate::registry::FeatureView;
 use crate::serving::OwnedOnlineRequest;
 use crate::serving::response::{FieldStatus, OnlineResponse};
@@ -74,13 +72,12 @@ pub fn online_response(resp: OnlineResponse) -> Result<GetOnlineFeaturesResponse
         .columns
         .into_iter()
         .map(|column| {
-            let values = WireValue::encode_all(&column.values)
-                .map_err(|e| Status::internal(e.to_string()))?;
-            Ok(FeatureVector {
-                values,
-                statuses: column.statuses.into_iter().map(status_number).collect(),
-                event_timestamps: column.event_ts_micros.into_iter().map(timestamp).collect(),
-            })
+            EncodedFeatureVector::encode(
+                &column.values,
+                column.statuses.iter().map(|&s| status_number(s)),
+                &column.event_ts_micros,
+            )
+            .map_err(|e| Status::internal(e.to_string()))
         })
         .collect::<Result<Vec<_>, Status>>()?;
     Ok(GetOnlineFeaturesResponse {
@@ -103,14 +100,6 @@ fn status_number(s: FieldStatus) -> i32 {
         FieldStatus::NullValue => 2,
         FieldStatus::NotFound => 3,
         FieldStatus::OutsideMaxAge => 4,
-    }
-}
-
-fn timestamp(micros: i64) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        // In 0..1e9 by construction.
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
 }
 

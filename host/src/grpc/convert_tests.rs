@@ -93,24 +93,6 @@ fn a_missing_row_has_a_null_value_and_an_empty_timestamp() {
 }
 
 #[test]
-fn sub_second_timestamps_keep_their_nanos() {
-    assert_eq!(
-        timestamp(-1),
-        Timestamp {
-            seconds: -1,
-            nanos: 999_999_000
-        }
-    );
-    assert_eq!(
-        timestamp(1_500_000),
-        Timestamp {
-            seconds: 1,
-            nanos: 500_000_000
-        }
-    );
-}
-
-#[test]
 fn pushed_strings_are_read_by_their_columns_dtype() {
     let features: BTreeMap<String, String> = [
         ("driver_id", "1001"),
