@@ -25,10 +25,11 @@ pub struct BodyLimits {
 }
 
 /// How many times its size limit a body's decoded JSON may take in memory
-/// ([`BodyLimits::decoded_budget`]). Ordinary data decodes into 3× (long strings) to 29×
-/// (short integers) its text (`types::json_cost`); nested containers into up to 150×. At 16×,
-/// a body of the largest size is refused only when its values are tiny or deeply nested, and
-/// one body's tree never takes more than 256 MiB under the default limit.
+/// ([`BodyLimits::decoded_budget`]). Ordinary data decodes into 3× (long strings) to about 30×
+/// (four-digit ids) its text, one-digit numbers into 70× (`types::json_cost`), nested
+/// containers into up to 150×. At 16×, a body of the largest size is refused only when its
+/// values are tiny or deeply nested, and one body's tree never takes more than 256 MiB under
+/// the default limit.
 pub const DECODED_PER_BODY_BYTE: usize = 16;
 
 impl BodyLimits {
