@@ -49,19 +49,18 @@ pub fn online_request(req: GetOnlineFeaturesRequest) -> Result<OwnedOnlineReques
 /// A column of request values as the JSON the core coerces (the HTTP front's input). Bytes
 /// keep their bytes as text, which is how the core reads a Bytes key from JSON.
 fn json_column(column: &RepeatedValue) -> Result<Vec<Json>, Status> {
-    column
-        .val
-        .iter()
-        .map(|v| {
-            let value = v
-                .value()
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            Ok(match value {
-                Value::Bytes(b) => Json::String(String::from_utf8_lossy(&b).into_owned()),
-                other => value_to_json(other),
-            })
-        })
-        .collect()
+    // Sized up front (collecting `Result`s would grow the vector by reallocs).
+    let mut json = Vec::with_capacity(column.val.len());
+    for v in &column.val {
+        let value = v
+            .value()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        json.push(match value {
+            Value::Bytes(b) => Json::String(String::from_utf8_lossy(&b).into_owned()),
+            other => value_to_json(other),
+        });
+    }
+    Ok(json)
 }
 
 /// The response message for the core's response: `metadata.feature_names[i]` names

@@ -88,3 +88,22 @@ fn a_value_of_several_fields_keeps_them_all_in_order() {
     let v = WireValue::decode(&bytes[..]).unwrap();
     assert_eq!(v.as_bytes(), bytes);
 }
+
+#[test]
+fn short_and_long_values_keep_their_bytes() {
+    // Strings from empty to past what is held inline (23 bytes of message), and a long list.
+    let mut values: Vec<Value> = (0..40).map(|n| Value::String("é".repeat(n))).collect();
+    values.push(Value::List((0..50).map(Value::Int64).collect()));
+    let column = RepeatedValue {
+        val: values
+            .iter()
+            .map(|v| WireValue::encode(v).unwrap())
+            .collect(),
+    };
+    let bytes = column.encode_to_vec();
+    let decoded = RepeatedValue::decode(&bytes[..]).unwrap();
+    assert_eq!(decoded, column);
+    assert_eq!(decoded.encode_to_vec(), bytes);
+    let read: Vec<Value> = decoded.val.iter().map(|v| v.value().unwrap()).collect();
+    assert_eq!(read, values);
+}

@@ -168,11 +168,11 @@ pub fn prepare(plan: &Plan, req: &OnlineRequest<'_>) -> Result<Prepared, Serving
             continue;
         }
         let key = &plan.keys[index];
-        let coerced = values
-            .iter()
-            .map(|v| coerce_entity_value(v, &key.dtype))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ServingError::Other)?;
+        // Sized up front: collecting `Result`s cannot know the length, and grows by reallocs.
+        let mut coerced = Vec::with_capacity(values.len());
+        for v in values {
+            coerced.push(coerce_entity_value(v, &key.dtype).map_err(ServingError::Other)?);
+        }
         response.feature_names.push(key.column.clone());
         response.columns.push(ResponseColumn {
             values: coerced.clone(),
