@@ -57,8 +57,20 @@ impl Logged {
         }
     }
 
+    /// Whether the server has logged a line holding `needle`, waiting up to 10 s for it: a
+    /// line is written as (or after) the answer goes out, and the thread reading stderr may
+    /// not have read it yet when the answer arrives.
     fn logged(&self, needle: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
