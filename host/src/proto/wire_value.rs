@@ -4,10 +4,9 @@
 //! (build.rs maps the type). Decoding a request copies each value's fields verbatim; reading
 //! them is [`WireValue::value`], with the same hand-written codec the online stores use
 //! (`types::value_proto`), so there is one reading of Feast's Value format and its limits
-//! (nesting depth, unsupported kinds named) hold on every path. Encoding a response writes
-//! bytes made once by [`WireValue::encode`], or for a whole column by
-//! [`WireValue::encode_all`] into one buffer that the column's values share: a response of
-//! 300 values then costs a few allocations, not 300. A message of up to 23 bytes (every
+//! (nesting depth, unsupported kinds named) hold on every path. A client's request writes
+//! bytes made once by [`WireValue::encode`]; the server writes a response's values straight
+//! into their column (`proto::EncodedFeatureVector`). A message of up to 23 bytes (every
 //! number, bool, timestamp and short string: what a request's entity keys are) is held inline,
 //! so decoding a request of 100 keys allocates nothing per key; on 2 cores under load the
 //! allocations, freed on another worker than the one that made them, contend for glibc's arena
@@ -93,28 +92,6 @@ impl WireValue {
         Ok(WireValue {
             bytes: Repr::new(&bytes),
         })
-    }
-
-    /// The messages for `values`, as [`WireValue::encode`] makes them, written into one
-    /// buffer that the returned values share.
-    pub fn encode_all(values: &[Value]) -> Result<Vec<WireValue>, ValueProtoError> {
-        let mut arena = Vec::with_capacity(values.len() * 8);
-        let mut ends = Vec::with_capacity(values.len());
-        for value in values {
-            encode_untyped_value(value, &mut arena)?;
-            ends.push(arena.len());
-        }
-        let arena = Bytes::from(arena);
-        let mut start = 0;
-        // (One shared header for the whole column, made on the first slice.)
-        Ok(ends
-            .into_iter()
-            .map(|end| {
-                let bytes = Repr::Shared(arena.slice(start..end));
-                start = end;
-                WireValue { bytes }
-            })
-            .collect())
     }
 
     /// The message for `value` written as a feature of type `dtype`.

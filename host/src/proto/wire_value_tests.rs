@@ -63,25 +63,6 @@ fn encoding_matches_feasts_bytes() {
 }
 
 #[test]
-fn a_column_encoded_at_once_is_each_value_encoded_alone() {
-    let values = [
-        Value::Int64(1001),
-        Value::Null,
-        Value::String("a".into()),
-        Value::Float(0.5),
-        Value::Map(vec![("k".into(), Value::Bool(true))]),
-        Value::Null,
-    ];
-    let shared = WireValue::encode_all(&values).unwrap();
-    let alone: Vec<WireValue> = values
-        .iter()
-        .map(|v| WireValue::encode(v).unwrap())
-        .collect();
-    assert_eq!(shared, alone);
-    assert_eq!(WireValue::encode_all(&[]).unwrap(), []);
-}
-
-#[test]
 fn a_value_of_several_fields_keeps_them_all_in_order() {
     // int64_val 1 then string_val "x": two fields of one message (the last wins when read).
     let bytes = [0x20, 0x01, 0x1a, 0x01, b'x'];
