@@ -14,7 +14,7 @@ use prost::bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{DecodeContext, WireType, encode_key, encode_varint, encoded_len_varint};
 
 use crate::types::Value;
-use crate::types::value_proto::{ValueProtoError, encode_untyped_value};
+use crate::types::value_proto::{ValueProtoError, encode_untyped_value, put_len_field};
 
 /// The field numbers of `FeatureVector`.
 const VALUES: u32 = 1;
@@ -43,7 +43,7 @@ impl EncodedFeatureVector {
         for v in values {
             value.clear();
             encode_untyped_value(v, &mut value)?;
-            put_len_delimited(VALUES, &value, &mut out);
+            put_len_field(u64::from(VALUES), &value, &mut out);
         }
         // Packed, as proto3 writes a repeated enum; not at all when empty.
         let len: usize = statuses
@@ -96,12 +96,6 @@ pub fn timestamp(micros: i64) -> (i64, i32) {
     (micros.div_euclid(1_000_000), nanos as i32)
 }
 
-fn put_len_delimited(field: u32, bytes: &[u8], out: &mut Vec<u8>) {
-    encode_key(field, WireType::LengthDelimited, out);
-    encode_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
 impl prost::Message for EncodedFeatureVector {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         buf.put_slice(&self.bytes);
@@ -126,7 +120,7 @@ impl prost::Message for EncodedFeatureVector {
             WireType::LengthDelimited => {
                 let mut payload = Bytes::new();
                 prost::encoding::bytes::merge(wire_type, &mut payload, buf, ctx)?;
-                put_len_delimited(tag, &payload, &mut field);
+                put_len_field(u64::from(tag), &payload, &mut field);
             }
             // No field of a FeatureVector has another wire type: skipped as unknown.
             _ => {

@@ -41,6 +41,8 @@ mod wire;
 
 pub use decode::decode_value;
 pub use encode::{encode_untyped_value, encode_value};
+/// A length-delimited field (key, length, bytes), for messages around a `Value`.
+pub(crate) use wire::put_len_field;
 
 use super::MAX_VALUE_DEPTH;
 

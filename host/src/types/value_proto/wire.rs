@@ -16,7 +16,7 @@ pub(super) fn put_key(field: u64, wire_type: u8, out: &mut Vec<u8>) {
     put_varint((field << 3) | u64::from(wire_type), out);
 }
 
-pub(super) fn put_len_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn put_len_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
     put_key(field, LEN, out);
     put_varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);
