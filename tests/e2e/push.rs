@@ -432,6 +432,9 @@ fn a_body_whose_values_would_take_far_more_memory_than_its_size_is_refused_befor
         );
     }
     // And the server goes on as before.
-    let r = server.post_json("/push", &push_body(1001, 0.75, "2026-11-24 10:59:42+00:00"));
+    let r = server.post_json(
+        "/push",
+        &push_body(1001, 0.75, &clock::pandas(clock::now())),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
 }
